@@ -1,0 +1,104 @@
+"""The canonical tables every reader produces, and the bookkeeping of what was read.
+
+Events (one row a user action), after parsing:
+    user_id: str, video_id: str, timestamp: int64 (epoch seconds, UTC), event: str (one of EVENTS),
+    watch_seconds: float64 (NaN when absent), rating: float64 (NaN when absent)
+Videos (one row a video), after parsing: ``video_id`` (str) and any of VIDEO_COLUMNS, typed as listed
+there (strings for text, float64 for counts and amounts so that a missing value is NaN).
+Related lists from a crawl (youtube2008): src (str), dst (str), position (int, 1-based).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+EVENTS = ("watch", "like", "favorite", "rate", "playlist_add")
+EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event", "watch_seconds", "rating")
+REQUIRED_EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event")
+RATING_RANGE = (0.0, 5.0)
+
+# name -> "str" | "float" | "time" (a time is parsed to epoch seconds, like an event's timestamp)
+VIDEO_COLUMNS: dict[str, str] = {
+    "title": "str",
+    "channel_id": "str",
+    "category": "str",
+    "uploaded_at": "time",
+    "duration_seconds": "float",
+    "views": "float",
+    "likes": "float",
+    "dislikes": "float",
+    "rating_avg": "float",
+    "rating_count": "float",
+    "comments": "float",
+    "favorites": "float",
+}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One row that was not accepted, and why. ``line`` is 1-based in the source file."""
+
+    file: str
+    line: int
+    reason: str
+    raw: str = ""
+
+
+@dataclass
+class ReadReport:
+    """Rows read = accepted + rejected, per file; the rejects themselves with their reasons."""
+
+    read: int = 0
+    accepted: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+    def merge(self, other: ReadReport) -> ReadReport:
+        return ReadReport(
+            self.read + other.read, self.accepted + other.accepted, self.rejects + other.rejects
+        )
+
+    def write_rejects(self, path: str | Path) -> Path:
+        """Write every reject as CSV (file, line, reason, raw) and return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "line", "reason", "raw"])
+            for r in self.rejects:
+                w.writerow([r.file, r.line, r.reason, r.raw])
+        return path
+
+
+@dataclass
+class Dataset:
+    """What a reader hands on: canonical events and videos, optional crawl related lists, and the report."""
+
+    events: pd.DataFrame
+    videos: pd.DataFrame
+    report: ReadReport
+    crawl_related: pd.DataFrame | None = None
+
+
+def empty_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series([], dtype=object),
+            "video_id": pd.Series([], dtype=object),
+            "timestamp": pd.Series([], dtype="int64"),
+            "event": pd.Series([], dtype=object),
+            "watch_seconds": pd.Series([], dtype="float64"),
+            "rating": pd.Series([], dtype="float64"),
+        }
+    )
+
+
+def empty_videos() -> pd.DataFrame:
+    return pd.DataFrame({"video_id": pd.Series([], dtype=object)})

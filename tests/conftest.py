@@ -1,0 +1,71 @@
+"""Shared fixtures: one real Neo4j for the whole run, an empty database for every test.
+
+The server comes from the same resolver the CLI uses. Without NEO4J_URI it is a managed server with a
+home and ports of its own (so a test run never touches the demo's graph). When no server can be had
+the graph tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ytgraph.config import Settings, cache_dir, load_settings
+from ytgraph.connect import Connection, resolve
+from ytgraph.graph import Graph
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """The public data sets, read in place (``YTGRAPH_DATA``, default ../shared/data)."""
+    return Path(os.environ.get("YTGRAPH_DATA", REPO.parent / "shared" / "data"))
+
+
+def make_settings(tmp: Path | None = None) -> Settings:
+    s = load_settings(env={k: v for k, v in os.environ.items() if k.startswith("NEO4J_")})
+    if not s.neo4j.uri:
+        s.neo4j.bolt_port = int(os.environ.get("YTGRAPH_TEST_BOLT_PORT", "17687"))
+        s.neo4j.http_port = int(os.environ.get("YTGRAPH_TEST_HTTP_PORT", "17474"))
+        s.neo4j.heap, s.neo4j.pagecache = "1g", "512m"
+        s.neo4j.home = str(cache_dir() / "home" / "test")
+    if tmp is not None:
+        s.load.state_dir = str(tmp / "state")
+    return s
+
+
+@pytest.fixture(scope="session")
+def neo4j_conn() -> Iterator[Connection]:
+    s = make_settings()
+    from ytgraph.server import ManagedServer
+
+    started_here = not s.neo4j.uri and ManagedServer(s.neo4j).pid() is None
+    conn = resolve(s.neo4j)
+    yield conn
+    conn.close()
+    if started_here and conn.server is not None and not os.environ.get("YTGRAPH_TEST_KEEP_SERVER"):
+        conn.server.stop()
+
+
+def wipe(graph: Graph) -> None:
+    """Delete every node and relationship (Community has one user database: we empty it)."""
+    with graph.driver.session(database=graph.database) as session:
+        session.run(
+            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+
+
+@pytest.fixture
+def graph(neo4j_conn: Connection) -> Graph:
+    g = Graph(neo4j_conn.driver, neo4j_conn.database)
+    wipe(g)
+    g.run_script("schema")
+    return g
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)

@@ -1,0 +1,150 @@
+"""The one connection resolver, shared by the CLI and the tests.
+
+Order: an explicit URI (``--uri`` / ``NEO4J_URI`` with ``NEO4J_USER`` / ``NEO4J_PASSWORD``) → a Neo4j
+testcontainer when a Docker daemon answers → the managed server (started if needed). It says once
+which one it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import neo4j
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from ytgraph.config import Neo4jSettings
+from ytgraph.errors import ServerError
+from ytgraph.server import ManagedServer
+
+Echo = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+@dataclass
+class Connection:
+    """A resolved server: where it is, how to log in, and an open driver."""
+
+    provider: str  # "explicit" | "testcontainer" | "managed"
+    uri: str
+    user: str
+    password: str
+    database: str
+    browser_url: str | None
+    password_file: str | None
+    driver: neo4j.Driver
+    server: ManagedServer | None = None
+    _keepalive: Any = field(default=None, repr=False)
+
+    def version(self) -> str:
+        records, _, _ = self.driver.execute_query(
+            "CALL dbms.components() YIELD name, versions, edition "
+            "RETURN versions[0] AS version, edition",
+            database_="system",
+        )
+        return f"{records[0]['version']} {records[0]['edition']}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "uri": self.uri,
+            "browser_url": self.browser_url,
+            "version": self.version(),
+            "user": self.user,
+            "password_file": self.password_file,
+        }
+
+    def close(self) -> None:
+        self.driver.close()
+        if self._keepalive is not None:
+            self._keepalive.stop()
+
+
+def docker_available(timeout: float = 2.0) -> bool:
+    """True only when a Docker daemon answers; quick when there is none (no socket, no DOCKER_HOST)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host and not Path("/var/run/docker.sock").exists():
+        return False
+    try:
+        import docker  # testcontainers depends on it
+
+        client = docker.from_env(timeout=int(max(timeout, 1)))
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def _open(uri: str, user: str, password: str, database: str) -> neo4j.Driver:
+    driver = neo4j.GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10)
+    try:
+        driver.verify_connectivity()
+    except AuthError:
+        driver.close()
+        raise ServerError(f"Neo4j at {uri} refused the credentials for user {user!r}") from None
+    except (ServiceUnavailable, OSError, ValueError) as e:
+        driver.close()
+        raise ServerError(f"Neo4j at {uri} did not answer: {e}") from None
+    return driver
+
+
+def _browser_url_for(uri: str) -> str | None:
+    host = uri.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+    return f"http://{host}:7474/browser/" if host else None
+
+
+def resolve(
+    settings: Neo4jSettings,
+    *,
+    start: bool = True,
+    home: Path | None = None,
+    echo: Echo | None = _stderr,
+) -> Connection:
+    """Find (or start) a Neo4j and return an open connection; ServerError when none can be had."""
+    say: Echo = echo or (lambda _m: None)
+    if settings.uri:
+        driver = _open(settings.uri, settings.user, settings.password, settings.database)
+        say(f"ytgraph: using Neo4j at {settings.uri} (explicit)")
+        return Connection(
+            "explicit", settings.uri, settings.user, settings.password, settings.database,
+            _browser_url_for(settings.uri), None, driver,
+        )
+    if docker_available():
+        return _testcontainer(settings, say)
+    server = ManagedServer(settings, home=home)
+    if server.pid() is None:
+        if not start:
+            raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
+        seconds = server.start(echo=say)
+        say(f"ytgraph: started the managed Neo4j in {seconds:.1f}s")
+    driver = _open(server.uri, settings.user, server.password(), settings.database)
+    say(f"ytgraph: using the managed Neo4j at {server.uri} (home {server.home})")
+    return Connection(
+        "managed", server.uri, settings.user, server.password(), settings.database,
+        server.browser_url, str(server.password_file), driver, server=server,
+    )
+
+
+def _testcontainer(settings: Neo4jSettings, say: Echo) -> Connection:
+    try:
+        from testcontainers.community.neo4j import Neo4jContainer  # type: ignore[import-not-found]
+    except ImportError:
+        from testcontainers.neo4j import Neo4jContainer  # type: ignore[import-not-found,no-redef]
+    version = ".".join(settings.version.split(".")[:2])
+    container = Neo4jContainer(image=f"neo4j:{version}")
+    container.start()
+    uri = container.get_connection_url()
+    password = container.password
+    driver = _open(uri, "neo4j", password, settings.database)
+    say(f"ytgraph: using a Neo4j testcontainer at {uri}")
+    http = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(7474)}/browser/"
+    return Connection(
+        "testcontainer", uri, "neo4j", password, settings.database, http, None, driver,
+        _keepalive=container,
+    )

@@ -1,0 +1,162 @@
+"""The one way ytgraph talks to Neo4j: named Cypher files, parameters only, batched writes.
+
+Queries live in ``cypher/<name>.cypher`` (``cypher/browser/<name>.cypher`` for the analysts' queries)
+and are looked up by name; a file may hold several statements separated by a line ending in ``;``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+
+from ytgraph.errors import GraphError, YtGraphError
+
+Tracer = Callable[[str, int, float], None]  # (query name, rows, seconds)
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def cypher_dir() -> Path:
+    """The installed package carries ytgraph/cypher; a source checkout has cypher/ at the top."""
+    packaged = Path(str(importlib.resources.files("ytgraph"))) / "cypher"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "cypher"
+
+
+@functools.cache
+def statements(name: str) -> tuple[str, ...]:
+    """The statements of ``cypher/<name>.cypher`` (comments kept, empty ones dropped)."""
+    path = cypher_dir() / f"{name}.cypher"
+    if not re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)?", name) or not path.is_file():
+        known = ", ".join(query_names())
+        raise YtGraphError(f"no Cypher query named {name!r} (known: {known})")
+    parts = re.split(r";[ \t]*(?:\n|$)", path.read_text(encoding="utf-8"))
+    out = []
+    for part in parts:
+        code = "\n".join(ln for ln in part.splitlines() if not ln.strip().startswith("//"))
+        if code.strip():
+            out.append(part.strip())
+    return tuple(out)
+
+
+def query(name: str) -> str:
+    """The single statement of ``cypher/<name>.cypher``."""
+    stmts = statements(name)
+    if len(stmts) != 1:
+        raise YtGraphError(f"cypher/{name}.cypher holds {len(stmts)} statements, expected one")
+    return stmts[0]
+
+
+def query_names() -> list[str]:
+    root = cypher_dir()
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.cypher"))
+
+
+def parameters(text: str) -> set[str]:
+    """The ``$names`` a statement uses (outside comments)."""
+    code = "\n".join(ln.split("//", 1)[0] for ln in text.splitlines())
+    code = re.sub(r"'[^']*'|\"[^\"]*\"", "", code)
+    return set(_PARAM.findall(code))
+
+
+@dataclass
+class Graph:
+    """A driver plus a database name, with a tracer hook that sees every query's name, rows and time."""
+
+    driver: neo4j.Driver
+    database: str = "neo4j"
+    tracer: Tracer | None = None
+
+    def _trace(self, name: str, rows: int, t0: float) -> None:
+        if self.tracer is not None:
+            self.tracer(name, rows, time.perf_counter() - t0)
+
+    def run(self, name: str, *, write: bool = False, **params: Any) -> list[dict[str, Any]]:
+        """Run one named statement; returns its records as dicts."""
+        t0 = time.perf_counter()
+        try:
+            records, _, _ = self.driver.execute_query(
+                query(name), parameters_=params, database_=self.database,
+                routing_=neo4j.RoutingControl.WRITE if write else neo4j.RoutingControl.READ,
+            )
+        except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+            raise GraphError(f"query {name} failed: {_short(e)}") from e
+        self._trace(name, len(records), t0)
+        return [r.data() for r in records]
+
+    def run_script(self, name: str) -> int:
+        """Run every statement of a file, each in its own transaction (schema changes); returns count."""
+        stmts = statements(name)
+        for i, text in enumerate(stmts):
+            t0 = time.perf_counter()
+            try:
+                self.driver.execute_query(text, database_=self.database)
+            except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+                raise GraphError(f"{name} statement {i + 1} failed: {_short(e)}") from e
+            self._trace(f"{name}[{i + 1}]", 0, t0)
+        return len(stmts)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Writer]:
+        """One explicit write transaction: everything inside commits together or not at all."""
+        with self.driver.session(database=self.database) as session:
+            tx = session.begin_transaction()
+            try:
+                yield Writer(tx, self)
+                tx.commit()
+            except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+                if tx.closed() is False:
+                    tx.rollback()
+                raise GraphError(f"write failed, nothing was changed: {_short(e)}") from e
+            except BaseException:
+                if tx.closed() is False:
+                    tx.rollback()
+                raise
+
+
+@dataclass
+class Writer:
+    """Writes inside one transaction, in batches of ``UNWIND $rows``."""
+
+    tx: neo4j.Transaction
+    graph: Graph
+
+    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        result = self.tx.run(query(name), params)
+        records = [r.data() for r in result]
+        self.graph._trace(name, len(records), t0)
+        return records
+
+    def batches(
+        self,
+        name: str,
+        rows: Sequence[Any],
+        batch_size: int,
+        progress: Callable[[int], None] | None = None,
+        **params: Any,
+    ) -> int:
+        """Send ``rows`` as ``$rows`` in fixed-size batches; returns how many rows went."""
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            t0 = time.perf_counter()
+            self.tx.run(query(name), {"rows": chunk, **params}).consume()
+            self.graph._trace(name, len(chunk), t0)
+            if progress is not None:
+                progress(len(chunk))
+        return len(rows)
+
+
+def _short(e: Exception) -> str:
+    msg = getattr(e, "message", None) or str(e)
+    return msg.strip().splitlines()[0][:300]
