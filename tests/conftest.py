@@ -31,7 +31,7 @@ def make_settings(tmp: Path | None = None) -> Settings:
         s.neo4j.bolt_port = int(os.environ.get("YTGRAPH_TEST_BOLT_PORT", "17687"))
         s.neo4j.http_port = int(os.environ.get("YTGRAPH_TEST_HTTP_PORT", "17474"))
         s.neo4j.heap, s.neo4j.pagecache = "1g", "512m"
-        s.neo4j.home = str(cache_dir() / "home" / "test")
+        s.neo4j.home = os.environ.get("YTGRAPH_TEST_HOME", str(cache_dir() / "home" / "test"))
     if tmp is not None:
         s.load.state_dir = str(tmp / "state")
     return s
@@ -52,10 +52,7 @@ def neo4j_conn() -> Iterator[Connection]:
 
 def wipe(graph: Graph) -> None:
     """Delete every node and relationship (Community has one user database: we empty it)."""
-    with graph.driver.session(database=graph.database) as session:
-        session.run(
-            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
+    graph.run_autocommit("wipe")
 
 
 @pytest.fixture

@@ -139,6 +139,211 @@ def neo4j_status(
             typer.echo(f"{key:14} {value}")
 
 
+# -- graph helpers -----------------------------------------------------------------------------
+class _Opened:
+    """A resolved connection and a Graph over it, closed on exit."""
+
+    def __init__(self, cfg: Settings) -> None:
+        from ytgraph.connect import resolve
+        from ytgraph.graph import Graph
+
+        self.conn = resolve(cfg.neo4j, echo=None if STATE.quiet else note)
+        self.graph = Graph(self.conn.driver, self.conn.database)
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def state_key(self) -> str:
+        return str(self.conn.server.home) if self.conn.server else self.conn.uri
+
+
+def _progress() -> Any:
+    """A rich progress display whose callback fits the library's (stage, done, total) hook."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        transient=True, disable=STATE.quiet or not sys.stderr.isatty(),
+        console=__import__("rich.console").console.Console(stderr=True),
+    )
+
+
+# -- generate -----------------------------------------------------------------------------------
+@app.command()
+@handled
+def generate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write events.csv.gz and videos.csv into.")],
+    users: Annotated[int, typer.Option(help="Number of users.")] = 3000,
+    videos: Annotated[int, typer.Option(help="Number of videos.")] = 4000,
+    days: Annotated[int, typer.Option(help="Days of activity.")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same world.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+) -> None:
+    """Write a synthetic world (canonical events and videos) with realistic structure."""
+    from ytgraph.generate import GenerateConfig, generate_world, write_world
+
+    for name, value in (("users", users), ("videos", videos), ("days", days)):
+        if value < 1:
+            raise typer.BadParameter(f"--{name} must be at least 1")
+    events, vids = generate_world(GenerateConfig(users=users, videos=videos, days=days, seed=seed))
+    paths = write_world(events, vids, out_dir)
+    info = {"events": len(events), "videos": len(vids), "files": {k: str(v) for k, v in paths.items()}}
+    if as_json:
+        echo_json(info)
+    else:
+        typer.echo(f"wrote {len(events):,} events and {len(vids):,} videos to {out_dir}")
+
+
+# -- load ---------------------------------------------------------------------------------------
+@app.command()
+@handled
+def load(
+    events: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Event files (CSV, JSON Lines or Parquet; .gz welcome), or a MovieLens "
+                       "folder / YouTube-2008 file with --format."),
+    ] = None,
+    videos: Annotated[Path | None, typer.Option(help="Video metadata file.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="canonical | movielens | youtube2008")
+    ] = "canonical",
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad row (exit 2).")] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write rejected rows (default ./rejects.csv).")
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the count state kept beside Neo4j.")
+    ] = None,
+    window_hours: Annotated[float | None, typer.Option(help="Session window in hours.")] = None,
+    normalization: Annotated[
+        str | None,
+        typer.Option(help="product | candidate | cosine | jaccard | lift | llr"),
+    ] = None,
+    top_n: Annotated[int | None, typer.Option(help="Related videos kept per video (N).")] = None,
+    min_count: Annotated[int | None, typer.Option(help="Least c_ij for a pair to count.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the load summary as JSON.")] = False,
+) -> None:
+    """Load watch events (and video metadata) into Neo4j and (re)compute the related-video graph.
+
+    Rows read = accepted + rejected; rejected rows go to the rejects file with file, line and
+    reason. A load commits whole or not at all, skips events it has loaded before, and only
+    rewrites what the new events change.
+    """
+    from loaders import read_dataset
+    from ytgraph.load import default_state_dir
+    from ytgraph.load import load as run_load
+
+    cfg = settings({
+        "sessions.window_hours": window_hours, "related.normalization": normalization,
+        "related.top_n": top_n, "related.min_count": min_count,
+    })
+    if not events and fmt == "canonical":
+        raise typer.BadParameter("give at least one events file")
+    dataset = read_dataset(fmt, [str(p) for p in events or []], str(videos) if videos else None, strict)
+    report = dataset.report
+    rejects_path = None
+    if report.rejected:
+        rejects_path = str(report.write_rejects(rejects or Path("rejects.csv")))
+    with _Opened(cfg) as opened, _progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        target = state_dir or default_state_dir(cfg, opened.state_key())
+        summary = run_load(dataset, cfg, opened.graph, target, progress=step)
+    summary.rejects_file = rejects_path
+    if as_json:
+        echo_json(summary.as_dict())
+        return
+    typer.echo(
+        f"read {summary.read:,} rows: {summary.accepted:,} accepted, {summary.rejected:,} rejected"
+        + (f" (see {rejects_path})" if rejects_path else "")
+    )
+    typer.echo(
+        f"{summary.new_events:,} new events ({summary.already_loaded:,} loaded before); "
+        f"{summary.sessions:,} sessions, {summary.pairs:,} co-viewed pairs, "
+        f"{summary.related_edges:,} RELATED edges "
+        f"({summary.related_sources_written:,} lists written"
+        f"{', full recount' if summary.full_rebuild else ''}) in {summary.seconds:.1f}s"
+    )
+
+
+# -- reading the graph --------------------------------------------------------------------------
+@app.command()
+@handled
+def related(
+    video_id: Annotated[str, typer.Argument(help="The video whose related list R_i to show.")],
+    n: Annotated[int, typer.Option("--n", min=1, max=1000, help="How many.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A video's related videos R_i, best first, with relatedness score and co-view count c_ij."""
+    from ytgraph.errors import NotFoundError
+
+    with _Opened(settings()) as opened:
+        if not opened.graph.run("video_exists", video_id=video_id):
+            raise NotFoundError(f"unknown video {video_id!r}")
+        rows = opened.graph.run("related_of", video_id=video_id, n=n)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        typer.echo(f"{video_id} has no related videos (too few co-views)")
+    for r in rows:
+        title = r["title"] or ""
+        typer.echo(
+            f"{r['rank']:>3}  {r['video_id']:<14} {r['score']:<12.6g} c_ij={r['cooccurrences']:<6} {title}"
+        )
+
+
+@app.command()
+@handled
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Nodes by label, relationships by type, and the RELATED out-degree distribution."""
+    with _Opened(settings()) as opened:
+        counts = opened.graph.run("stats_counts")
+        degrees = opened.graph.run("stats_related_degree")
+    data = {
+        "nodes": {r["name"]: r["count"] for r in counts if r["kind"] == "node"},
+        "relationships": {r["name"]: r["count"] for r in counts if r["kind"] == "relationship"},
+        "related_degree": {int(r["degree"]): r["videos"] for r in degrees},
+    }
+    if as_json:
+        echo_json(data)
+        return
+    for section in ("nodes", "relationships"):
+        typer.echo(section)
+        for name, value in data[section].items():
+            typer.echo(f"  {name:<14} {value:>12,}")
+    typer.echo("RELATED out-degree: videos")
+    for degree, videos_n in data["related_degree"].items():
+        typer.echo(f"  {degree:>4}: {videos_n:,}")
+
+
+@app.command()
+@handled
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete everything.")] = False,
+    state_dir: Annotated[Path | None, typer.Option(help="Count state folder to clear too.")] = None,
+) -> None:
+    """Delete every node and relationship and the count state beside them."""
+    from ytgraph.load import default_state_dir, wipe_graph
+    from ytgraph.state import StateStore
+
+    if not yes:
+        raise typer.BadParameter("this deletes the whole graph: add --yes")
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        wipe_graph(opened.graph)
+        StateStore(state_dir or default_state_dir(cfg, opened.state_key())).clear()
+    typer.echo("graph and count state cleared")
+
+
 def run() -> None:  # pragma: no cover - console entry when called as a module
     app()
 

@@ -106,6 +106,16 @@ class Graph:
             self._trace(f"{name}[{i + 1}]", 0, t0)
         return len(stmts)
 
+    def run_autocommit(self, name: str, **params: Any) -> None:
+        """Run a statement that manages its own transactions (``CALL { } IN TRANSACTIONS``)."""
+        t0 = time.perf_counter()
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run(query(name), params).consume()
+        except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+            raise GraphError(f"query {name} failed: {_short(e)}") from e
+        self._trace(name, 0, t0)
+
     @contextmanager
     def transaction(self) -> Iterator[Writer]:
         """One explicit write transaction: everything inside commits together or not at all."""

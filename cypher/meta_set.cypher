@@ -1,0 +1,2 @@
+MERGE (m:YtgraphMeta {key: 'state'})
+SET m.state_id = $state_id, m.loads = coalesce(m.loads, 0) + 1, m.updated_at = datetime()

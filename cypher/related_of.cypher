@@ -1,0 +1,6 @@
+// R_i of one video, best first.
+MATCH (:Video {video_id: $video_id})-[r:RELATED]->(b:Video)
+RETURN b.video_id AS video_id, b.title AS title, r.score AS score,
+       r.cooccurrences AS cooccurrences, r.rank AS rank
+ORDER BY r.rank
+LIMIT $n

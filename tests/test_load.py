@@ -1,0 +1,209 @@
+"""Loading into the real Neo4j: the RELATED graph equals a brute-force reference; loads are
+idempotent, incremental loads equal one full load, and a failed load changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from loaders.schema import Dataset, ReadReport, empty_videos
+from tests.conftest import wipe
+from tests.reference import count_ref, scores_ref, sessionize_ref, topn_ref
+from ytgraph.config import Settings
+from ytgraph.graph import Graph
+from ytgraph.load import load
+from ytgraph.state import StateStore
+
+HOUR = 3600
+
+
+def make_events(rng: np.random.Generator, n: int, users: int = 12, videos: int = 15) -> pd.DataFrame:
+    kinds = rng.choice(["watch"] * 8 + ["like", "favorite", "rate", "playlist_add"], size=n)
+    rating = np.where(kinds == "rate", rng.integers(1, 6, size=n).astype(float), np.nan)
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in rng.integers(0, users, size=n)],
+            "video_id": [f"v{i:02d}" for i in rng.integers(0, videos, size=n)],
+            "timestamp": rng.integers(0, 5 * 24 * HOUR, size=n).astype("int64"),
+            "event": kinds.astype(object),
+            "watch_seconds": np.where(kinds == "watch", rng.integers(1, 600, size=n), np.nan),
+            "rating": rating,
+        }
+    )
+
+
+def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset:
+    n = len(events)
+    return Dataset(events=events, videos=videos if videos is not None else empty_videos(),
+                   report=ReadReport(read=n, accepted=n))
+
+
+def snapshot(graph: Graph) -> tuple[list[Any], list[Any]]:
+    """Every node and relationship with its properties (meta bookkeeping left out), sorted."""
+    nodes, _, _ = graph.driver.execute_query(
+        "MATCH (n) WHERE NOT n:YtgraphMeta RETURN labels(n) AS l, properties(n) AS p"
+    )
+    rels, _, _ = graph.driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(a) AS a, properties(b) AS b, "
+        "properties(r) AS p"
+    )
+
+    def norm(p: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, round(v, 9) if isinstance(v, float) else v) for k, v in p.items()))
+
+    return (
+        sorted((tuple(r["l"]), norm(r["p"])) for r in nodes),
+        sorted((r["t"], norm(r["a"]), norm(r["b"]), norm(r["p"])) for r in rels),
+    )
+
+
+def related_in_graph(graph: Graph) -> pd.DataFrame:
+    records, _, _ = graph.driver.execute_query(
+        "MATCH (a:Video)-[r:RELATED]->(b:Video) RETURN a.video_id AS src, b.video_id AS dst, "
+        "r.score AS score, r.cooccurrences AS cooccurrences, r.rank AS rank, r.weight AS weight "
+        "ORDER BY src, rank"
+    )
+    return pd.DataFrame([r.data() for r in records],
+                        columns=["src", "dst", "score", "cooccurrences", "rank", "weight"])
+
+
+def test_related_graph_equals_reference(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+    events = make_events(np.random.default_rng(3), 400)
+    settings.related.min_count = 1
+    settings.related.top_n = 4
+    load(dataset(events), settings, graph, tmp_path / "state")
+
+    sessions = sessionize_ref(events, settings.sessions)
+    counts, pairs, n = count_ref(sessions)
+    expected = topn_ref(scores_ref(counts, pairs, n, "product"), pairs, settings.related)
+    got = related_in_graph(graph)
+    assert len(got) == len(expected) > 0
+    assert got[["src", "dst", "cooccurrences", "rank"]].values.tolist() == \
+        expected[["src", "dst", "cooccurrences", "rank"]].values.tolist()
+    assert np.allclose(got["score"], expected["score"]) and np.allclose(got["weight"], expected["weight"])
+    # c_i lands on the videos as `sessions`.
+    records, _, _ = graph.driver.execute_query("MATCH (v:Video) RETURN v.video_id AS v, v.sessions AS s")
+    assert {r["v"]: r["s"] for r in records if r["s"] is not None} == counts
+
+
+def test_watched_and_actions_are_aggregated(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+    events = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "a", "a", "a", "a"],
+            "video_id": ["x", "x", "x", "x", "x", "y"],
+            "timestamp": [100, 200, 300, 400, 500, 150],
+            "event": ["watch", "watch", "rate", "rate", "like", "watch"],
+            "watch_seconds": [30.0, 200.0, np.nan, np.nan, np.nan, np.nan],
+            "rating": [np.nan, np.nan, 2.0, 4.5, np.nan, np.nan],
+        }
+    )
+    videos = pd.DataFrame({"video_id": ["x", "y"], "title": ["X", "Y"], "duration_seconds": [300.0, 60.0],
+                           "channel_id": ["c1", "c1"], "category": ["Music", "Comedy"]})
+    load(dataset(events, videos), settings, graph, tmp_path / "state")
+    rows, _, _ = graph.driver.execute_query(
+        "MATCH (:User {user_id:'a'})-[w:WATCHED]->(v:Video) RETURN v.video_id AS v, properties(w) AS p "
+        "ORDER BY v"
+    )
+    # x: two watches, 230 s in all; 200/300 >= 0.5 of the duration makes one long watch.
+    assert rows[0]["p"] == {"count": 2, "first_at": 100, "last_at": 200, "watch_seconds": 230.0,
+                            "long_watches": 1}
+    # y: no watch_seconds and a known duration: not long.
+    assert rows[1]["p"]["count"] == 1 and rows[1]["p"]["long_watches"] == 0
+    rated, _, _ = graph.driver.execute_query(
+        "MATCH (:User {user_id:'a'})-[r:RATED]->(:Video {video_id:'x'}) RETURN r.rating AS r, r.count AS c"
+    )
+    assert rated[0]["r"] == 4.5 and rated[0]["c"] == 2  # the latest rating wins
+    liked, _, _ = graph.driver.execute_query(
+        "MATCH (:User)-[l:LIKED]->(v:Video) RETURN v.video_id AS v, l.at AS at"
+    )
+    assert [(r["v"], r["at"]) for r in liked] == [("x", 500)]
+    links, _, _ = graph.driver.execute_query(
+        "MATCH (v:Video)-[:UPLOADED_BY]->(c:Channel), (v)-[:IN_CATEGORY]->(k:Category) "
+        "RETURN v.video_id AS v, c.channel_id AS c, k.name AS k ORDER BY v"
+    )
+    assert [tuple(r.values()) for r in links] == [("x", "c1", "Music"), ("y", "c1", "Comedy")]
+
+
+def test_reload_is_idempotent(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+    events = make_events(np.random.default_rng(5), 300)
+    state = tmp_path / "state"
+    first = load(dataset(events), settings, graph, state)
+    before = snapshot(graph)
+    again = load(dataset(events), settings, graph, state)
+    assert snapshot(graph) == before
+    assert first.new_events == len(events.drop_duplicates())
+    assert again.new_events == 0 and again.already_loaded == len(events)
+    assert again.related_sources_written == 0
+
+
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), cut=st.floats(0.1, 0.9), by_time=st.booleans(),
+       normalization=st.sampled_from(["product", "cosine", "jaccard", "llr", "lift"]))
+def test_incremental_equals_full(
+    graph: Graph, settings: Settings, tmp_path_factory: pytest.TempPathFactory,
+    seed: int, cut: float, by_time: bool, normalization: str,
+) -> None:
+    rng = np.random.default_rng(seed)
+    events = make_events(rng, 250)
+    settings.related.min_count = 1
+    settings.related.top_n = 5
+    settings.related.normalization = normalization
+    if by_time:
+        order = events.sort_values("timestamp", kind="stable").index
+        split = int(len(events) * cut)
+        part_a, part_b = events.loc[order[:split]], events.loc[order[split:]]
+    else:  # late-arriving events: the second part reaches back into old sessions
+        mask = rng.random(len(events)) < cut
+        part_a, part_b = events[mask], events[~mask]
+
+    tmp = tmp_path_factory.mktemp("inc")
+    wipe(graph)
+    load(dataset(part_a), settings, graph, tmp / "full")
+    # Re-load from scratch: all events at once.
+    wipe(graph)
+    StateStore(tmp / "full").clear()
+    load(dataset(events), settings, graph, tmp / "full")
+    full = snapshot(graph)
+
+    wipe(graph)
+    load(dataset(part_a), settings, graph, tmp / "inc")
+    summary = load(dataset(part_b), settings, graph, tmp / "inc")
+    assert not summary.full_rebuild
+    assert snapshot(graph) == full
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def test_failed_load_leaves_graph_as_it_was(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    first, second = make_events(rng, 200), make_events(rng, 200, users=20, videos=25)
+    state = tmp_path / "state"
+    load(dataset(first), settings, graph, state)
+    before = snapshot(graph)
+    state_id = StateStore(state).current_id()
+
+    calls = {"n": 0}
+
+    def crash_late(name: str, rows: int, seconds: float) -> None:
+        calls["n"] += 1
+        if name == "replace_related":  # well into the transaction: videos and users are written
+            raise Boom("simulated crash during the load")
+
+    settings.load.batch_size = 50
+    graph.tracer = crash_late
+    with pytest.raises(Boom):
+        load(dataset(second), settings, graph, state)
+    graph.tracer = None
+    assert calls["n"] > 3
+    assert snapshot(graph) == before
+    # The pending state was never committed: the next load drops it and starts from the old one.
+    assert StateStore(state).current_id() == state_id
+    summary = load(dataset(second), settings, graph, state)
+    assert summary.new_events == len(second.drop_duplicates())

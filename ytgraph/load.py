@@ -1,0 +1,343 @@
+"""Load canonical tables into Neo4j: events → sessions → c_ij → R_i, plus videos, users and actions.
+
+A load is one write transaction: it commits whole or leaves the graph as it was. It is idempotent (an
+event already loaded is skipped) and incremental: only what the new events change is written, and the
+result equals one load of all events together (the count state beside Neo4j makes that exact).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loaders.schema import VIDEO_COLUMNS, Dataset
+from ytgraph.config import Settings, cache_dir
+from ytgraph.covisit import Covisits, count
+from ytgraph.graph import Graph, Writer
+from ytgraph.related import related_lists
+from ytgraph.sessions import sessionize
+from ytgraph.state import CountState, StateStore
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# When no long-watch threshold is configured, a watch counts as "long" (for WATCHED.long_watches and
+# the seed set) at half the video's duration, or at two minutes when the duration is unknown.
+DEFAULT_LONG_FRACTION = 0.5
+DEFAULT_LONG_SECONDS = 120.0
+ACTION_EVENTS = ("like", "favorite", "playlist_add", "rate")
+
+
+@dataclass
+class LoadSummary:
+    """What a load did; rows read = accepted + rejected always holds."""
+
+    read: int
+    accepted: int
+    rejected: int
+    already_loaded: int
+    new_events: int
+    users_touched: int
+    videos_written: int
+    sessions: int
+    videos_with_counts: int
+    pairs: int
+    related_sources_written: int
+    related_edges: int
+    full_rebuild: bool
+    seconds: float
+    state_dir: str
+    rejects_file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_state_dir(settings: Settings, key: str) -> Path:
+    """One state folder per server and database (``key`` names the server: its home or URI)."""
+    if settings.load.state_dir:
+        return Path(settings.load.state_dir)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return cache_dir() / "state" / f"{digest}-{settings.neo4j.database}"
+
+
+def wipe_graph(graph: Graph) -> None:
+    """Delete every node and relationship (the schema stays)."""
+    graph.run_autocommit("wipe")
+
+
+def fingerprint(settings: Settings) -> str:
+    """What the counts depend on: a change here means recounting everything from the events."""
+    return json.dumps({"sessions": asdict(settings.sessions), "related": asdict(settings.related)})
+
+
+def _row_hash(events: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per event row, the same whatever string dtype the frame came with."""
+    frame = pd.DataFrame(
+        {
+            "user_id": events["user_id"].astype(str),
+            "video_id": events["video_id"].astype(str),
+            "timestamp": events["timestamp"].astype("int64"),
+            "event": events["event"].astype(str),
+            "watch_seconds": events["watch_seconds"].astype("float64"),
+            "rating": events["rating"].astype("float64"),
+        }
+    )
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def long_watch_mask(events: pd.DataFrame, durations: pd.Series, settings: Settings) -> np.ndarray:
+    """Which watches are long: by the [sessions] thresholds if set, else half the duration."""
+    s = settings.sessions
+    secs = events["watch_seconds"].to_numpy(dtype="float64")
+    dur = events["video_id"].map(durations).to_numpy(dtype="float64")
+    frac = np.divide(secs, dur, out=np.full_like(secs, np.nan), where=dur > 0)
+    if s.long_watch_seconds is None and s.long_watch_fraction is None:
+        return np.where(np.isnan(frac), secs >= DEFAULT_LONG_SECONDS, frac >= DEFAULT_LONG_FRACTION)
+    mask = np.ones(len(events), dtype=bool)
+    if s.long_watch_seconds is not None:
+        mask &= secs >= s.long_watch_seconds
+    if s.long_watch_fraction is not None:
+        mask &= frac >= s.long_watch_fraction
+    return mask
+
+
+def _video_rows(videos: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = [c for c in videos.columns if c in VIDEO_COLUMNS or c == "genres"]
+    props = videos[cols].astype(object).where(videos[cols].notna(), None)
+    for c in cols:
+        if VIDEO_COLUMNS.get(c) == "time":
+            props[c] = props[c].map(lambda x: None if x is None else int(x))
+    ids = videos["video_id"].tolist()
+    return [{"video_id": vid, "props": p} for vid, p in zip(ids, props.to_dict("records"), strict=True)]
+
+
+def _watched_rows(
+    events: pd.DataFrame, pairs: pd.DataFrame, durations: pd.Series, settings: Settings
+) -> list[dict[str, Any]]:
+    """WATCHED aggregates for the (user, video) pairs given, from all their watch events."""
+    w = events[events["event"] == "watch"]
+    w = w.merge(pairs, on=["user_id", "video_id"], how="inner")
+    if w.empty:
+        return []
+    w = w.assign(long=long_watch_mask(w, durations, settings), secs=w["watch_seconds"].fillna(0.0))
+    agg = w.groupby(["user_id", "video_id"], sort=True).agg(
+        count=("timestamp", "size"),
+        first_at=("timestamp", "min"),
+        last_at=("timestamp", "max"),
+        watch_seconds=("secs", "sum"),
+        long_watches=("long", "sum"),
+    )
+    agg = agg.reset_index()
+    agg["count"] = agg["count"].astype(int)
+    agg["long_watches"] = agg["long_watches"].astype(int)
+    return agg.to_dict("records")  # type: ignore[return-value]
+
+
+def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Explicit actions for the pairs given: the latest of each kind (and the latest rating)."""
+    a = events[events["event"].isin(ACTION_EVENTS)]
+    a = a.merge(pairs, on=["user_id", "video_id"], how="inner")
+    if a.empty:
+        return []
+    a = a.sort_values(["user_id", "video_id", "event", "timestamp"], kind="stable")
+    grouped = a.groupby(["user_id", "video_id", "event"], sort=False)
+    last = grouped.tail(1).set_index(["user_id", "video_id", "event"])
+    counts = grouped.size()
+    out = last.assign(count=counts).reset_index()
+    rows = pd.DataFrame(
+        {
+            "user_id": out["user_id"],
+            "video_id": out["video_id"],
+            "kind": out["event"],
+            "at": out["timestamp"].astype("int64"),
+            "rating": out["rating"].astype(object).where(out["rating"].notna(), None),
+            "count": out["count"].astype(int),
+        }
+    )
+    return rows.to_dict("records")  # type: ignore[return-value]
+
+
+def _related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
+    """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
+    r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
+    rows: list[dict[str, Any]] = []
+    have = set()
+    for src, g in r.groupby("src", sort=True):
+        have.add(src)
+        rows.append(
+            {
+                "src": src,
+                "dst": g["dst"].tolist(),
+                "score": g["score"].tolist(),
+                "cooccurrences": g["cooccurrences"].astype(int).tolist(),
+                "rank": g["rank"].astype(int).tolist(),
+                "weight": g["weight"].tolist(),
+            }
+        )
+    for src in sorted(set(sources.tolist()) - have):
+        rows.append({"src": src, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []})
+    return rows
+
+
+def changed_sources(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
+    """Sources whose R_i differs between two related tables (in members, order or values)."""
+    key = ["src", "dst", "rank", "cooccurrences"]
+    a = old[[*key, "score"]].assign(score=old["score"].round(12))
+    b = new[[*key, "score"]].assign(score=new["score"].round(12))
+    both = a.merge(b, how="outer", on=[*key, "score"], indicator=True)
+    diff = both.loc[both["_merge"] != "both", "src"]
+    return np.array(sorted(set(diff.tolist())), dtype=object)
+
+
+def _counts_changed(old: Covisits | None, new: Covisits) -> tuple[np.ndarray, np.ndarray]:
+    """(video ids, c_i) for videos whose c_i differs from the old counts."""
+    new_c = pd.Series(new.counts, index=new.videos)
+    if old is None:
+        return new_c.index.to_numpy(dtype=object), new_c.to_numpy()
+    old_c = pd.Series(old.counts, index=old.videos)
+    old_c = old_c.reindex(new_c.index, fill_value=0)
+    mask = old_c.to_numpy() != new_c.to_numpy()
+    return new_c.index.to_numpy(dtype=object)[mask], new_c.to_numpy()[mask]
+
+
+def load(
+    dataset: Dataset,
+    settings: Settings,
+    graph: Graph,
+    state_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> LoadSummary:
+    """Load one dataset into the graph, incrementally on top of what is there; see the module doc."""
+    t0 = time.perf_counter()
+    step: Progress = progress or (lambda _s, _d, _t: None)
+    store = StateStore(state_dir)
+    graph.run_script("schema")
+    meta = graph.run("meta_get")
+    old = store.reconcile(meta[0]["state_id"] if meta else None)
+
+    # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
+    incoming = dataset.events.drop_duplicates(ignore_index=True)
+    seen = np.isin(_row_hash(incoming), _row_hash(old.events)) if len(old.events) else None
+    new = incoming[~seen] if seen is not None else incoming
+    already = len(dataset.events) - len(new)
+    events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
+    events = events.reset_index(drop=True)
+
+    durations = old.durations.copy()
+    if "duration_seconds" in dataset.videos.columns:
+        d = dataset.videos.dropna(subset=["duration_seconds"]).drop_duplicates("video_id", keep="last")
+        durations = pd.concat(
+            [durations[~durations.index.isin(d["video_id"])],
+             pd.Series(d["duration_seconds"].to_numpy(dtype="float64"), index=d["video_id"].to_numpy())]
+        )
+
+    # 2. Counts: all again when the counting settings changed, else old - touched users' old + new.
+    fp = fingerprint(settings)
+    full = old.covisits is None or old.fingerprint != fp
+    step("count", 0, 1)
+    watches = events[events["event"] == "watch"]
+    if full:
+        sessions = sessionize(watches, settings.sessions, durations)
+        cov = count(sessions)
+    else:
+        assert old.covisits is not None
+        users = new.loc[new["event"] == "watch", "user_id"].unique()
+        before = old.events[(old.events["event"] == "watch") & old.events["user_id"].isin(users)]
+        after = watches[watches["user_id"].isin(users)]
+        cov = old.covisits.combine(count(sessionize(before, settings.sessions, old.durations)), -1)
+        cov = cov.combine(count(sessionize(after, settings.sessions, durations)), 1)
+    related = related_lists(cov, settings.related)
+    step("count", 1, 1)
+
+    sources = (
+        np.union1d(related["src"].unique().astype(object), old.related["src"].unique().astype(object))
+        if full
+        else changed_sources(old.related, related)
+    )
+    count_ids, count_values = _counts_changed(None if full else old.covisits, cov)
+
+    # 3. Graph rows: only the (user, video) pairs with new events, videos with metadata given.
+    pairs = new[["user_id", "video_id"]].drop_duplicates()
+    video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
+    seen_ids = np.union1d(new["video_id"].unique().astype(object), count_ids)
+    watched = _watched_rows(events, pairs, durations, settings)
+    actions = _action_rows(events, pairs)
+    related_rows = _related_rows(related, sources)
+    crawl_rows: list[dict[str, Any]] = []
+    if dataset.crawl_related is not None and len(dataset.crawl_related):
+        c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
+        crawl_rows = [
+            {"src": s, "dst": g["dst"].tolist(), "position": g["position"].astype(int).tolist()}
+            for s, g in c.groupby("src", sort=True)
+        ]
+
+    state = CountState(
+        events=events,
+        durations=durations,
+        covisits=cov,
+        related=related,
+        fingerprint=fp,
+        state_id=CountState.new_id(),
+    )
+    store.write_pending(state)
+    batch = settings.load.batch_size
+    with graph.transaction() as tx:
+        _write(tx, "upsert_videos", video_rows, batch, step)
+        _write(tx, "ensure_videos", seen_ids.tolist(), batch, step)
+        if "channel_id" in dataset.videos.columns:
+            ch = dataset.videos.dropna(subset=["channel_id"])[["video_id", "channel_id"]]
+            _write(tx, "link_channels", ch.to_dict("records"), batch, step)
+        if "category" in dataset.videos.columns:
+            cat = dataset.videos.dropna(subset=["category"])[["video_id", "category"]]
+            _write(tx, "link_categories", cat.to_dict("records"), batch, step)
+        _write(tx, "upsert_watched", watched, batch, step)
+        _write(tx, "upsert_actions", actions, batch, step)
+        counts = [{"video_id": v, "sessions": int(c)} for v, c in zip(count_ids, count_values, strict=True)]
+        _write(tx, "set_video_counts", counts, batch, step)
+        # A source row carries its whole list (up to top_n edges): fewer rows per batch.
+        per = max(1, batch // max(1, settings.related.top_n))
+        _write(tx, "replace_related", related_rows, per, step)
+        _write(tx, "replace_crawl_related", crawl_rows, max(1, batch // 20), step)
+        tx.run("meta_set", state_id=state.state_id)
+    store.promote()
+
+    report = dataset.report
+    return LoadSummary(
+        read=report.read,
+        accepted=report.accepted,
+        rejected=report.rejected,
+        already_loaded=already,
+        new_events=len(new),
+        users_touched=int(pairs["user_id"].nunique()),
+        videos_written=len(video_rows),
+        sessions=int(cov.n_sessions),
+        videos_with_counts=len(cov.videos),
+        pairs=int(cov.pairs.nnz // 2),
+        related_sources_written=len(related_rows),
+        related_edges=len(related),
+        full_rebuild=full,
+        seconds=time.perf_counter() - t0,
+        state_dir=str(state_dir),
+    )
+
+
+def _write(tx: Writer, name: str, rows: list[Any], batch: int, step: Progress) -> None:
+    if not rows:
+        return
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        step(name, done, len(rows))
+
+    step(name, 0, len(rows))
+    tx.batches(name, rows, batch, progress=advance)
