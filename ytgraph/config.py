@@ -55,9 +55,11 @@ class SessionSettings:
     window_hours: float = 24.0
     # A session longer than this many distinct videos is cut to its first ones: a crawler or a
     # looping player would otherwise add n^2/2 pairs of noise.
-    max_videos: int = 100
-    long_watch_seconds: float | None = None  # count only watches at least this long ...
-    long_watch_fraction: float | None = None  # ... or at least this fraction of the duration
+    max_videos: int = 100  # 0: no cap
+    # Count only long watches: at least this many seconds and/or this fraction of the duration (both
+    # must hold when both are set). A watch whose length is unknown passes.
+    long_watch_seconds: float | None = None
+    long_watch_fraction: float | None = None
 
 
 @dataclass
@@ -67,7 +69,7 @@ class RelatedSettings:
     normalization: str = "product"
     top_n: int = 25
     min_count: int = 2
-    min_score: float = 0.0
+    min_score: float = 0.0  # scores must also be > 0 (llr below independence never relates)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ytgraph.config import Settings, cache_dir
 from ytgraph.covisit import Covisits, count
 from ytgraph.graph import Graph, Writer
 from ytgraph.related import related_lists
+from ytgraph.sessions import long_watch_mask as sessions_long_watch_mask
 from ytgraph.sessions import sessionize
 from ytgraph.state import CountState, StateStore
 
@@ -95,17 +96,12 @@ def _row_hash(events: pd.DataFrame) -> np.ndarray:
 def long_watch_mask(events: pd.DataFrame, durations: pd.Series, settings: Settings) -> np.ndarray:
     """Which watches are long: by the [sessions] thresholds if set, else half the duration."""
     s = settings.sessions
+    if s.long_watch_seconds is not None or s.long_watch_fraction is not None:
+        return sessions_long_watch_mask(events, s, durations)
     secs = events["watch_seconds"].to_numpy(dtype="float64")
     dur = events["video_id"].map(durations).to_numpy(dtype="float64")
     frac = np.divide(secs, dur, out=np.full_like(secs, np.nan), where=dur > 0)
-    if s.long_watch_seconds is None and s.long_watch_fraction is None:
-        return np.where(np.isnan(frac), secs >= DEFAULT_LONG_SECONDS, frac >= DEFAULT_LONG_FRACTION)
-    mask = np.ones(len(events), dtype=bool)
-    if s.long_watch_seconds is not None:
-        mask &= secs >= s.long_watch_seconds
-    if s.long_watch_fraction is not None:
-        mask &= frac >= s.long_watch_fraction
-    return mask
+    return np.where(np.isnan(frac), secs >= DEFAULT_LONG_SECONDS, frac >= DEFAULT_LONG_FRACTION)
 
 
 def _video_rows(videos: pd.DataFrame) -> list[dict[str, Any]]:
@@ -164,7 +160,7 @@ def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, An
     return rows.to_dict("records")  # type: ignore[return-value]
 
 
-def _related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
+def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
     """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
     r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
     rows: list[dict[str, Any]] = []
@@ -197,14 +193,17 @@ def changed_sources(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
 
 
 def _counts_changed(old: Covisits | None, new: Covisits) -> tuple[np.ndarray, np.ndarray]:
-    """(video ids, c_i) for videos whose c_i differs from the old counts."""
+    """(video ids, c_i) for videos whose c_i differs from the old counts (0 for videos that lost
+    their last session, e.g. pushed out by the session cap)."""
     new_c = pd.Series(new.counts, index=new.videos)
     if old is None:
         return new_c.index.to_numpy(dtype=object), new_c.to_numpy()
     old_c = pd.Series(old.counts, index=old.videos)
-    old_c = old_c.reindex(new_c.index, fill_value=0)
-    mask = old_c.to_numpy() != new_c.to_numpy()
-    return new_c.index.to_numpy(dtype=object)[mask], new_c.to_numpy()[mask]
+    ids = new_c.index.union(old_c.index)
+    before = old_c.reindex(ids, fill_value=0).to_numpy()
+    after = new_c.reindex(ids, fill_value=0).to_numpy()
+    mask = before != after
+    return ids.to_numpy(dtype=object)[mask], after[mask]
 
 
 def load(
@@ -270,7 +269,7 @@ def load(
     seen_ids = np.union1d(new["video_id"].unique().astype(object), count_ids)
     watched = _watched_rows(events, pairs, durations, settings)
     actions = _action_rows(events, pairs)
-    related_rows = _related_rows(related, sources)
+    rel_rows = related_rows(related, sources)
     crawl_rows: list[dict[str, Any]] = []
     if dataset.crawl_related is not None and len(dataset.crawl_related):
         c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
@@ -302,9 +301,7 @@ def load(
         _write(tx, "upsert_actions", actions, batch, step)
         counts = [{"video_id": v, "sessions": int(c)} for v, c in zip(count_ids, count_values, strict=True)]
         _write(tx, "set_video_counts", counts, batch, step)
-        # A source row carries its whole list (up to top_n edges): fewer rows per batch.
-        per = max(1, batch // max(1, settings.related.top_n))
-        _write(tx, "replace_related", related_rows, per, step)
+        write_related(tx, rel_rows, batch, settings.related.top_n, step)
         _write(tx, "replace_crawl_related", crawl_rows, max(1, batch // 20), step)
         tx.run("meta_set", state_id=state.state_id)
     store.promote()
@@ -321,12 +318,20 @@ def load(
         sessions=int(cov.n_sessions),
         videos_with_counts=len(cov.videos),
         pairs=int(cov.pairs.nnz // 2),
-        related_sources_written=len(related_rows),
+        related_sources_written=len(rel_rows),
         related_edges=len(related),
         full_rebuild=full,
         seconds=time.perf_counter() - t0,
         state_dir=str(state_dir),
     )
+
+
+def write_related(
+    tx: Writer, rows: list[dict[str, Any]], batch: int, top_n: int, step: Progress | None = None
+) -> None:
+    """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside a transaction."""
+    # A source row carries its whole list (up to top_n edges): fewer rows per batch.
+    _write(tx, "replace_related", rows, max(1, batch // max(1, top_n)), step or (lambda *_: None))
 
 
 def _write(tx: Writer, name: str, rows: list[Any], batch: int, step: Progress) -> None:
