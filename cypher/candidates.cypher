@@ -4,32 +4,31 @@
 // own UNION branch whose guard ($depth >= d) depends only on a parameter: the planner checks it
 // before expanding, and a shallower request never walks the deeper branches. Paths are simple
 // (no video twice). Seeds and $exclude (e.g. already watched) are never candidates.
+// There is deliberately no index on RELATED.rank: with one, the planner seeks every edge of
+// rank <= $k in the whole graph instead of expanding from the seed.
 UNWIND $seeds AS seed
 MATCH (s:Video {video_id: seed})
-CALL {
-  WITH s
+CALL (s) {
   MATCH (s)-[r1:RELATED]->(v1:Video)
   WHERE r1.rank <= $k
   RETURN [v1] AS nodes, [r1] AS rels
   UNION ALL
-  WITH s
   WITH s WHERE $depth >= 2
   MATCH (s)-[r1:RELATED]->(v1:Video)-[r2:RELATED]->(v2:Video)
   WHERE r1.rank <= $k AND r2.rank <= $k AND v2 <> s
   RETURN [v1, v2] AS nodes, [r1, r2] AS rels
   UNION ALL
-  WITH s
   WITH s WHERE $depth >= 3
   MATCH (s)-[r1:RELATED]->(v1:Video)-[r2:RELATED]->(v2:Video)-[r3:RELATED]->(v3:Video)
   WHERE r1.rank <= $k AND r2.rank <= $k AND r3.rank <= $k
     AND v2 <> s AND v3 <> s AND v3 <> v1
   RETURN [v1, v2, v3] AS nodes, [r1, r2, r3] AS rels
   UNION ALL
-  WITH s
   WITH s WHERE $depth >= 4
   MATCH (s)-[r1:RELATED]->(v1:Video)-[r2:RELATED]->(v2:Video)-[r3:RELATED]->(v3:Video)
         -[r4:RELATED]->(v4:Video)
-  WHERE r1.rank <= $k AND r2.rank <= $k AND r3.rank <= $k AND r4.rank <= $k
+  WHERE r1.rank <= $k AND r2.rank <= $k
+    AND r3.rank <= $k AND r4.rank <= $k
     AND v2 <> s AND v3 <> s AND v3 <> v1 AND v4 <> s AND v4 <> v1 AND v4 <> v2
   RETURN [v1, v2, v3, v4] AS nodes, [r1, r2, r3, r4] AS rels
 }

@@ -2,8 +2,7 @@
 UNWIND $rows AS row
 MERGE (a:Video {video_id: row.src})
 WITH a, row
-CALL {
-  WITH a
+CALL (a) {
   MATCH (a)-[old:YT_RELATED]->()
   DELETE old
 }

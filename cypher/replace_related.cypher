@@ -2,8 +2,7 @@
 // source and its whole list as parallel arrays (one index lookup for the source, compact rows).
 UNWIND $rows AS row
 MATCH (a:Video {video_id: row.src})
-CALL {
-  WITH a
+CALL (a) {
   MATCH (a)-[old:RELATED]->()
   DELETE old
 }

@@ -1,3 +1,3 @@
 // Delete the whole graph in batches (run in an auto-commit transaction).
 MATCH (n)
-CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS
+CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

@@ -344,6 +344,127 @@ def reset(
     typer.echo("graph and count state cleared")
 
 
+# -- recommendations ----------------------------------------------------------------------------
+def _rec_table(recs: Any) -> None:
+    """A human-readable list: rank, score, title, and why."""
+    typer.echo(f"Recommendations for {recs.user_id}"
+               + (" (popular videos: no personal history yet)" if not recs.seeds else ""))
+    for r in recs.recommendations:
+        if r.popular:
+            why = "popular right now"
+        else:
+            why = f"because you watched {r.because.get('seed_title') or r.because.get('seed_video_id')}"
+        title = (r.title or r.video_id)[:48]
+        typer.echo(f"{r.rank:>3}. {r.score:6.3f}  {title:<48}  {why}")
+
+
+@app.command()
+@handled
+def recommend(
+    user: Annotated[str | None, typer.Argument(help="The user to recommend for.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="How many (4-60, default 12).")] = None,
+    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4, default 2).")] = None,
+    users: Annotated[
+        Path | None, typer.Option("--users", help="File of user ids, one a line (batch mode).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Batch mode: one JSON object a line.")] = False,
+    allow_unknown: Annotated[
+        bool, typer.Option(help="Give an unknown user the popular list instead of an error.")
+    ] = False,
+) -> None:
+    """Recommend videos for a user: seeds → Cypher expansion over RELATED → ranking → diversity.
+
+    Each recommendation says which of the user's videos it comes from ("because you watched X").
+    """
+    from ytgraph.recommend import Failed, check_n, recommend_many
+    from ytgraph.recommend import recommend as run_recommend
+
+    if (user is None) == (users is None):
+        raise typer.BadParameter("give one USER, or --users FILE")
+    cfg = settings()
+    if n is not None:
+        check_n(n)
+    if users is not None:
+        try:
+            ids = [ln.strip() for ln in users.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise typer.BadParameter(f"cannot read {users}: {e}") from None
+        failed = 0
+        with _Opened(cfg) as opened:
+            for item in recommend_many(opened.graph, ids, cfg, n=n, depth=depth,
+                                       allow_unknown=allow_unknown):
+                if isinstance(item, Failed):
+                    failed += 1
+                    note(f"ytgraph: {item.user_id}: {item.error}")
+                if jsonl or isinstance(item, Failed):
+                    typer.echo(json.dumps(item.to_json(), default=str))
+                else:
+                    _rec_table(item)
+        if failed:
+            raise typer.Exit(1)
+        return
+    assert user is not None
+    with _Opened(cfg) as opened:
+        recs = run_recommend(opened.graph, user, cfg, n=n, depth=depth, allow_unknown=allow_unknown)
+    if as_json or jsonl:
+        typer.echo(json.dumps(recs.to_json(), indent=None if jsonl else 2, default=str))
+    else:
+        _rec_table(recs)
+
+
+@app.command()
+@handled
+def explain(
+    user: Annotated[str, typer.Argument(help="The user.")],
+    video: Annotated[str, typer.Argument(help="The video: recommended or not, say why.")],
+    n: Annotated[int | None, typer.Option("--n", help="List length to judge against.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (includes the Cypher).")] = False,
+    cypher: Annotated[
+        bool, typer.Option("--cypher", help="Print a query that draws the paths in Neo4j Browser.")
+    ] = False,
+) -> None:
+    """Why VIDEO was (or was not) recommended to USER: every seed → video path with its edge scores,
+    the score by signal, or the reason it is missing (watched, unreachable, capped, cut off)."""
+    from ytgraph.explain import explain as run_explain
+
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        result = run_explain(opened.graph, user, video, cfg, n=n, depth=depth)
+    if as_json:
+        echo_json(result.to_json())
+    elif cypher:
+        typer.echo(result.cypher())
+    else:
+        typer.echo(result.text())
+
+
+@app.command("demo-recommend", hidden=True)
+@handled
+def demo_recommend(
+    users: Annotated[int, typer.Option(help="How many users to show.")] = 3,
+    n: Annotated[int, typer.Option("--n")] = 6,
+) -> None:
+    """For `make demo`: recommendations with explanations for the most active users."""
+    from ytgraph.recommend import recommend as run_recommend
+
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        ids = [r["user_id"] for r in opened.graph.run("active_users", limit=users)]
+        for uid in ids:
+            recs = run_recommend(opened.graph, uid, cfg, n=max(4, n))
+            _rec_table(recs)
+            seeds = ", ".join(f"{s.title or s.video_id} ({s.weight:.2f})" for s in recs.seeds[:3])
+            typer.echo(f"     seeds: {seeds}")
+            if recs.recommendations and not recs.recommendations[0].popular:
+                top = recs.recommendations[0]
+                path = max(top.paths, key=lambda p: p.strength)
+                typer.echo(f"     top pick via: {' -> '.join(path.videos)}  "
+                           f"(try: ytgraph explain {uid} {top.video_id})")
+            typer.echo("")
+
+
 def run() -> None:  # pragma: no cover - console entry when called as a module
     app()
 

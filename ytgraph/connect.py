@@ -82,7 +82,11 @@ def docker_available(timeout: float = 2.0) -> bool:
 
 
 def _open(uri: str, user: str, password: str, database: str) -> neo4j.Driver:
-    driver = neo4j.GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10)
+    # Server notifications (hints about unknown labels in an empty graph) would be logged as
+    # warnings on every query; ytgraph's queries are tested, so they are switched off.
+    driver = neo4j.GraphDatabase.driver(
+        uri, auth=(user, password), connection_timeout=10, notifications_min_severity="OFF"
+    )
     try:
         driver.verify_connectivity()
     except AuthError:

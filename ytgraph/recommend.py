@@ -1,0 +1,216 @@
+"""The recommendation service (paper 2.3-2.5): seeds -> candidates -> ranked, diversified list.
+
+One call per user costs two round trips (the user's actions, the candidate expansion), plus the
+catalogue figures once per ``Graph`` and the popular list only when the personal list is short::
+
+    recs = recommend(graph, "u1", settings, n=12)
+    recs.to_json()  # {"user_id": "u1", "recommendations": [...]}
+
+A user with no seeds (or fewer candidates than ``n`` after the caps) is filled up from the most
+popular videos, each labelled ``because = {"kind": "popular", ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ytgraph.candidates import Candidate, check_depth, expand
+from ytgraph.config import Settings
+from ytgraph.errors import InputError, NotFoundError, YtGraphError
+from ytgraph.graph import Graph
+from ytgraph.ranking import (
+    CatalogStats,
+    RankedList,
+    Recommendation,
+    catalog_stats,
+    popular_recommendation,
+    rank,
+)
+from ytgraph.seeds import Seed, seed_set
+
+MIN_N = 4
+MAX_N = 60
+
+
+def check_n(n: Any) -> int:
+    """The list length is a whole number from 4 to 60."""
+    if isinstance(n, bool) or not isinstance(n, int) or not MIN_N <= n <= MAX_N:
+        raise InputError(f"n must be a whole number from {MIN_N} to {MAX_N}, got {n!r}")
+    return n
+
+
+def check_user_id(user_id: Any) -> str:
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise InputError(f"a user id must be a non-empty string, got {user_id!r}")
+    return user_id
+
+
+@dataclass
+class Recommendations:
+    """A user's list, the seeds it grew from, and whether popularity had to fill it.
+
+    ``cold_start`` is true when any item is a popularity backfill (the user has no seeds, is
+    unknown and ``allow_unknown`` was given, or the personal list came out shorter than ``n``).
+    The remaining fields are the working of the pipeline, kept for ``explain`` and notebooks.
+    """
+
+    user_id: str
+    recommendations: list[Recommendation]
+    seeds: list[Seed]
+    cold_start: bool
+    known_user: bool = True
+    n: int = 12
+    depth: int = 2
+    touched: frozenset[str] = frozenset()  # every video the user has an action on
+    excluded: frozenset[str] = frozenset()  # seeds, and touched videos if exclude_watched
+    candidates: list[Candidate] = field(default_factory=list, repr=False)
+    ranked: RankedList | None = field(default=None, repr=False)
+
+    @property
+    def backfilled(self) -> int:
+        return sum(1 for r in self.recommendations if r.popular)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "recommendations": [r.to_json() for r in self.recommendations],
+        }
+
+
+@dataclass
+class Failed:
+    """One user of ``recommend_many`` that could not be served, and why."""
+
+    user_id: str
+    error: YtGraphError
+
+    def to_json(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "error": str(self.error)}
+
+
+def backfill(
+    graph: Graph,
+    have: list[Recommendation],
+    exclude: Iterable[str],
+    stats: CatalogStats,
+    settings: Settings,
+    n: int,
+) -> list[Recommendation]:
+    """Popular videos to bring ``have`` up to ``n``, under the channel and category caps.
+
+    One query: ``popular.cypher`` without the excluded and already listed videos, ``pool`` rows
+    (at least ``n``) so the caps can pass over some.
+    """
+    need = n - len(have)
+    if need <= 0:
+        return []
+    ranking = settings.ranking
+    skip = set(exclude) | {r.video_id for r in have}
+    rows = graph.run("popular", exclude=sorted(skip), limit=max(ranking.pool, n))
+    per_channel: dict[str, int] = {}
+    per_category: dict[str, int] = {}
+    for r in have:
+        if r.channel_id is not None:
+            per_channel[r.channel_id] = per_channel.get(r.channel_id, 0) + 1
+        if r.category is not None:
+            per_category[r.category] = per_category.get(r.category, 0) + 1
+    out: list[Recommendation] = []
+    for row in rows:
+        if len(out) >= need:
+            break
+        rec = popular_recommendation(row, stats)
+        ch, cat = rec.channel_id, rec.category
+        if ch is not None and 0 < ranking.max_per_channel <= per_channel.get(ch, 0):
+            continue
+        if cat is not None and 0 < ranking.max_per_category <= per_category.get(cat, 0):
+            continue
+        if ch is not None:
+            per_channel[ch] = per_channel.get(ch, 0) + 1
+        if cat is not None:
+            per_category[cat] = per_category.get(cat, 0) + 1
+        out.append(rec)
+    return out
+
+
+def _touched(actions: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    return frozenset(a["video_id"] for a in actions if a.get("video_id") is not None)
+
+
+def recommend(
+    graph: Graph,
+    user_id: str,
+    settings: Settings,
+    *,
+    n: int | None = None,
+    depth: int | None = None,
+    allow_unknown: bool = False,
+) -> Recommendations:
+    """The ``n`` best videos for ``user_id`` (default ``settings.ranking.n``), expanding the
+    seeds ``depth`` hops (default ``settings.candidates.depth``) over RELATED.
+
+    An unknown user is a ``NotFoundError``, or with ``allow_unknown`` the popular list.
+    """
+    size = check_n(settings.ranking.n if n is None else n)
+    hops = check_depth(settings.candidates.depth if depth is None else depth)
+    check_user_id(user_id)
+    actions = graph.run("user_actions", user_id=user_id)
+    known = bool(actions)
+    if not known and not allow_unknown:
+        raise NotFoundError(f"unknown user {user_id!r}")
+    seeds = seed_set(actions, settings.seeds)
+    touched = _touched(actions)
+    excluded = {s.video_id for s in seeds}
+    if settings.candidates.exclude_watched:
+        excluded |= touched
+    cand_settings = dataclasses.replace(settings.candidates, depth=hops)
+    candidates = expand(graph, [s.video_id for s in seeds], cand_settings, exclude=excluded)
+    stats = catalog_stats(graph)
+    ranked = rank(candidates, seeds, stats, settings.ranking, size)
+    final = list(ranked.recommendations)
+    if len(final) < size:
+        final += backfill(graph, final, excluded, stats, settings, size)
+    for i, rec in enumerate(final, start=1):
+        rec.rank = i
+    return Recommendations(
+        user_id=user_id,
+        recommendations=final,
+        seeds=seeds,
+        cold_start=any(r.popular for r in final),
+        known_user=known,
+        n=size,
+        depth=hops,
+        touched=touched,
+        excluded=frozenset(excluded),
+        candidates=candidates,
+        ranked=ranked,
+    )
+
+
+def recommend_many(
+    graph: Graph,
+    user_ids: Iterable[str],
+    settings: Settings,
+    *,
+    n: int | None = None,
+    depth: int | None = None,
+    allow_unknown: bool = False,
+) -> Iterator[Recommendations | Failed]:
+    """``recommend`` for each user in turn over the one driver; a user that fails (unknown, a bad
+    id, a failed query) yields a ``Failed`` and the others go on. ``n`` and ``depth`` are checked
+    before the first user."""
+    size = check_n(settings.ranking.n if n is None else n)
+    hops = check_depth(settings.candidates.depth if depth is None else depth)
+
+    def run() -> Iterator[Recommendations | Failed]:
+        for user_id in user_ids:
+            try:
+                yield recommend(
+                    graph, user_id, settings, n=size, depth=hops, allow_unknown=allow_unknown
+                )
+            except YtGraphError as e:
+                yield Failed(str(user_id), e)
+
+    return run()
