@@ -20,9 +20,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_connection, bench_settings, machine, median, percentile  # noqa: E402
-from ytgraph.graph import Graph  # noqa: E402
-from ytgraph.load import related_rows, wipe_graph, write_related  # noqa: E402
+from bench.common import bench_connection, bench_settings, machine, median, percentile
+from ytgraph.graph import Graph
+from ytgraph.load import related_rows, wipe_graph, write_related
 
 DAY = 86_400
 
@@ -35,13 +35,19 @@ def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> d
     channel = rng.integers(0, max(1, videos // 20), size=videos)
     views = np.floor(1e6 / (rng.permutation(videos) + 1) ** 0.9).astype(np.int64) + 1
     uploaded = (1_700_000_000 - rng.integers(0, 900, size=videos) * DAY).astype(np.int64)
-    vids = pd.DataFrame({
-        "video_id": ids, "title": [f"Video {i}" for i in range(videos)],
-        "views": views.astype(float), "likes": (views * 0.02).astype(float),
-        "comments": (views * 0.005).astype(float), "rating_avg": rng.uniform(2.5, 5, size=videos),
-        "rating_count": (views * 0.01).astype(float), "uploaded_at": uploaded,
-        "sessions": (views // 10 + 1).astype(float),
-    })
+    vids = pd.DataFrame(
+        {
+            "video_id": ids,
+            "title": [f"Video {i}" for i in range(videos)],
+            "views": views.astype(float),
+            "likes": (views * 0.02).astype(float),
+            "comments": (views * 0.005).astype(float),
+            "rating_avg": rng.uniform(2.5, 5, size=videos),
+            "rating_count": (views * 0.01).astype(float),
+            "uploaded_at": uploaded,
+            "sessions": (views // 10 + 1).astype(float),
+        }
+    )
     # Targets: 70% from the same category (Zipf within it), 30% global Zipf.
     by_cat = [np.flatnonzero(cat == c) for c in range(categories)]
     src = np.repeat(np.arange(videos), per_video)
@@ -69,10 +75,16 @@ def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> d
     video_rows = [{"video_id": v, "props": p} for v, p in zip(ids, props, strict=True)]
     with graph.transaction() as tx:
         tx.batches("upsert_videos", video_rows, 10_000)
-        tx.batches("link_channels", [{"video_id": v, "channel_id": f"ch{c}"} for v, c in
-                                     zip(ids, channel, strict=True)], 10_000)
-        tx.batches("link_categories", [{"video_id": v, "category": f"cat{c}"} for v, c in
-                                       zip(ids, cat, strict=True)], 10_000)
+        tx.batches(
+            "link_channels",
+            [{"video_id": v, "channel_id": f"ch{c}"} for v, c in zip(ids, channel, strict=True)],
+            10_000,
+        )
+        tx.batches(
+            "link_categories",
+            [{"video_id": v, "category": f"cat{c}"} for v, c in zip(ids, cat, strict=True)],
+            10_000,
+        )
     t["videos_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -94,11 +106,28 @@ def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> d
         picks = pool[np.minimum(rng.zipf(1.5, size=k) - 1, pool.size - 1)]
         for j, v in enumerate(np.unique(picks)):
             at = int(now - rng.integers(0, 60) * DAY)
-            watched.append({"user_id": f"u{u}", "video_id": ids[v], "count": 1, "first_at": at,
-                            "last_at": at, "watch_seconds": 300.0, "long_watches": int(j % 2)})
+            watched.append(
+                {
+                    "user_id": f"u{u}",
+                    "video_id": ids[v],
+                    "count": 1,
+                    "first_at": at,
+                    "last_at": at,
+                    "watch_seconds": 300.0,
+                    "long_watches": int(j % 2),
+                }
+            )
             if j % 4 == 0:
-                actions.append({"user_id": f"u{u}", "video_id": ids[v], "kind": "like", "at": at,
-                                "rating": None, "count": 1})
+                actions.append(
+                    {
+                        "user_id": f"u{u}",
+                        "video_id": ids[v],
+                        "kind": "like",
+                        "at": at,
+                        "rating": None,
+                        "count": 1,
+                    }
+                )
     with graph.transaction() as tx:
         tx.batches("upsert_watched", watched, 10_000)
         tx.batches("upsert_actions", actions, 10_000)
@@ -110,7 +139,9 @@ def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--videos", type=int, default=100_000)
     ap.add_argument("--per-video", type=int, default=20)
     ap.add_argument("--users", type=int, default=2_000)
@@ -125,15 +156,21 @@ def main() -> None:
     conn = bench_connection(s)
     graph = Graph(conn.driver, conn.database)
     print(f"machine: {machine()}")
-    print(f"neo4j: {conn.version()} ({conn.provider}), heap {s.neo4j.heap}, page cache {s.neo4j.pagecache}")
+    print(
+        f"neo4j: {conn.version()} ({conn.provider}), heap {s.neo4j.heap}, page cache {s.neo4j.pagecache}"
+    )
     shape = f"{args.videos}/{args.per_video}/{args.users}/{args.seed}"
-    have, _, _ = conn.driver.execute_query("MATCH (m:YtgraphMeta {key:'bench'}) RETURN m.shape AS s")
+    have, _, _ = conn.driver.execute_query(
+        "MATCH (m:YtgraphMeta {key:'bench'}) RETURN m.shape AS s"
+    )
     if not (args.reuse and have and have[0]["s"] == shape):
         t = build(graph, args.videos, args.per_video, args.users, args.seed)
         edges = t["related_edges"]
-        print(f"built: {args.videos:,} videos in {t['videos_s']:.1f}s; {edges:,.0f} RELATED written in "
-              f"{t['related_write_s']:.1f}s = {edges / t['related_write_s']:,.0f} rel/s "
-              f"(+{t['related_rows_s']:.1f}s building rows in Python)")
+        print(
+            f"built: {args.videos:,} videos in {t['videos_s']:.1f}s; {edges:,.0f} RELATED written in "
+            f"{t['related_write_s']:.1f}s = {edges / t['related_write_s']:,.0f} rel/s "
+            f"(+{t['related_rows_s']:.1f}s building rows in Python)"
+        )
 
     from ytgraph.recommend import recommend
 
@@ -153,8 +190,10 @@ def main() -> None:
         p50s.append(percentile(lat, 50))
         p99s.append(percentile(lat, 99))
         print(f"run {run + 1}: {len(lat)} requests, p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms")
-    print(f"recommend depth {args.depth}: p50 {median(p50s):.1f} ms, p99 {median(p99s):.1f} ms "
-          f"(medians over {args.runs} runs of {args.requests})")
+    print(
+        f"recommend depth {args.depth}: p50 {median(p50s):.1f} ms, p99 {median(p99s):.1f} ms "
+        f"(medians over {args.runs} runs of {args.requests})"
+    )
     conn.close()
 
 

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from loaders.schema import Dataset, ReadReport, empty_videos
 from tests.conftest import wipe
@@ -22,7 +24,9 @@ from ytgraph.state import StateStore
 HOUR = 3600
 
 
-def make_events(rng: np.random.Generator, n: int, users: int = 12, videos: int = 15) -> pd.DataFrame:
+def make_events(
+    rng: np.random.Generator, n: int, users: int = 12, videos: int = 15
+) -> pd.DataFrame:
     kinds = rng.choice(["watch"] * 8 + ["like", "favorite", "rate", "playlist_add"], size=n)
     rating = np.where(kinds == "rate", rng.integers(1, 6, size=n).astype(float), np.nan)
     return pd.DataFrame(
@@ -39,8 +43,11 @@ def make_events(rng: np.random.Generator, n: int, users: int = 12, videos: int =
 
 def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset:
     n = len(events)
-    return Dataset(events=events, videos=videos if videos is not None else empty_videos(),
-                   report=ReadReport(read=n, accepted=n))
+    return Dataset(
+        events=events,
+        videos=videos if videos is not None else empty_videos(),
+        report=ReadReport(read=n, accepted=n),
+    )
 
 
 def snapshot(graph: Graph) -> tuple[list[Any], list[Any]]:
@@ -68,8 +75,10 @@ def related_in_graph(graph: Graph) -> pd.DataFrame:
         "r.score AS score, r.cooccurrences AS cooccurrences, r.rank AS rank, r.weight AS weight "
         "ORDER BY src, rank"
     )
-    return pd.DataFrame([r.data() for r in records],
-                        columns=["src", "dst", "score", "cooccurrences", "rank", "weight"])
+    return pd.DataFrame(
+        [r.data() for r in records],
+        columns=["src", "dst", "score", "cooccurrences", "rank", "weight"],
+    )
 
 
 def test_related_graph_equals_reference(graph: Graph, settings: Settings, tmp_path: Path) -> None:
@@ -83,15 +92,23 @@ def test_related_graph_equals_reference(graph: Graph, settings: Settings, tmp_pa
     expected = topn_ref(scores_ref(counts, pairs, n, "product"), pairs, settings.related)
     got = related_in_graph(graph)
     assert len(got) == len(expected) > 0
-    assert got[["src", "dst", "cooccurrences", "rank"]].values.tolist() == \
-        expected[["src", "dst", "cooccurrences", "rank"]].values.tolist()
-    assert np.allclose(got["score"], expected["score"]) and np.allclose(got["weight"], expected["weight"])
+    assert (
+        got[["src", "dst", "cooccurrences", "rank"]].values.tolist()
+        == expected[["src", "dst", "cooccurrences", "rank"]].values.tolist()
+    )
+    assert np.allclose(got["score"], expected["score"]) and np.allclose(
+        got["weight"], expected["weight"]
+    )
     # c_i lands on the videos as `sessions`.
-    records, _, _ = graph.driver.execute_query("MATCH (v:Video) RETURN v.video_id AS v, v.sessions AS s")
+    records, _, _ = graph.driver.execute_query(
+        "MATCH (v:Video) RETURN v.video_id AS v, v.sessions AS s"
+    )
     assert {r["v"]: r["s"] for r in records if r["s"] is not None} == counts
 
 
-def test_watched_and_actions_are_aggregated(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+def test_watched_and_actions_are_aggregated(
+    graph: Graph, settings: Settings, tmp_path: Path
+) -> None:
     events = pd.DataFrame(
         {
             "user_id": ["a", "a", "a", "a", "a", "a"],
@@ -102,16 +119,28 @@ def test_watched_and_actions_are_aggregated(graph: Graph, settings: Settings, tm
             "rating": [np.nan, np.nan, 2.0, 4.5, np.nan, np.nan],
         }
     )
-    videos = pd.DataFrame({"video_id": ["x", "y"], "title": ["X", "Y"], "duration_seconds": [300.0, 60.0],
-                           "channel_id": ["c1", "c1"], "category": ["Music", "Comedy"]})
+    videos = pd.DataFrame(
+        {
+            "video_id": ["x", "y"],
+            "title": ["X", "Y"],
+            "duration_seconds": [300.0, 60.0],
+            "channel_id": ["c1", "c1"],
+            "category": ["Music", "Comedy"],
+        }
+    )
     load(dataset(events, videos), settings, graph, tmp_path / "state")
     rows, _, _ = graph.driver.execute_query(
         "MATCH (:User {user_id:'a'})-[w:WATCHED]->(v:Video) RETURN v.video_id AS v, properties(w) AS p "
         "ORDER BY v"
     )
     # x: two watches, 230 s in all; 200/300 >= 0.5 of the duration makes one long watch.
-    assert rows[0]["p"] == {"count": 2, "first_at": 100, "last_at": 200, "watch_seconds": 230.0,
-                            "long_watches": 1}
+    assert rows[0]["p"] == {
+        "count": 2,
+        "first_at": 100,
+        "last_at": 200,
+        "watch_seconds": 230.0,
+        "long_watches": 1,
+    }
     # y: no watch_seconds and a known duration: not long.
     assert rows[1]["p"]["count"] == 1 and rows[1]["p"]["long_watches"] == 0
     rated, _, _ = graph.driver.execute_query(
@@ -141,12 +170,23 @@ def test_reload_is_idempotent(graph: Graph, settings: Settings, tmp_path: Path) 
     assert again.related_sources_written == 0
 
 
-@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), cut=st.floats(0.1, 0.9), by_time=st.booleans(),
-       normalization=st.sampled_from(["product", "cosine", "jaccard", "llr", "lift"]))
+@hsettings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    cut=st.floats(0.1, 0.9),
+    by_time=st.booleans(),
+    normalization=st.sampled_from(["product", "cosine", "jaccard", "llr", "lift"]),
+)
 def test_incremental_equals_full(
-    graph: Graph, settings: Settings, tmp_path_factory: pytest.TempPathFactory,
-    seed: int, cut: float, by_time: bool, normalization: str,
+    graph: Graph,
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    cut: float,
+    by_time: bool,
+    normalization: str,
 ) -> None:
     rng = np.random.default_rng(seed)
     events = make_events(rng, 250)
@@ -181,7 +221,9 @@ class Boom(RuntimeError):
     pass
 
 
-def test_failed_load_leaves_graph_as_it_was(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+def test_failed_load_leaves_graph_as_it_was(
+    graph: Graph, settings: Settings, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(11)
     first, second = make_events(rng, 200), make_events(rng, 200, users=20, videos=25)
     state = tmp_path / "state"

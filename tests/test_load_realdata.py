@@ -25,7 +25,9 @@ def count(graph: Graph, pattern: str) -> int:
     return int(records[0]["n"])
 
 
-def test_youtube2008_crawl_and_walked_sessions(graph: Graph, settings: Settings, tmp_path: Path) -> None:
+def test_youtube2008_crawl_and_walked_sessions(
+    graph: Graph, settings: Settings, tmp_path: Path
+) -> None:
     path = data_dir() / "youtube-2008" / "youtubedata.txt"
     ids, uploaders, edges = set(), set(), set()
     for line in path.read_bytes().decode("utf-8").splitlines():
@@ -38,8 +40,9 @@ def test_youtube2008_crawl_and_walked_sessions(graph: Graph, settings: Settings,
             edges |= {(cols[0], dst) for dst in cols[9:] if dst}
     crawl = read_dataset("youtube2008", [str(path)], None, False)
     events = walk_sessions(crawl, users=1500, sessions_per_user=6, session_length=8, seed=3)
-    dataset = Dataset(events=events, videos=crawl.videos, report=crawl.report,
-                      crawl_related=crawl.crawl_related)
+    dataset = Dataset(
+        events=events, videos=crawl.videos, report=crawl.report, crawl_related=crawl.crawl_related
+    )
     load(dataset, settings, graph, tmp_path / "state")
 
     assert count(graph, "(v:Video)") == len(ids | {d for _, d in edges})
@@ -50,7 +53,9 @@ def test_youtube2008_crawl_and_walked_sessions(graph: Graph, settings: Settings,
     # our top-3 related videos are linked by YouTube's own lists (either way: co-viewing is
     # symmetric, YouTube's lists are not). Random pairs of 51k videos would almost never be.
     top = count(graph, "(a:Video)-[r:RELATED]->(b:Video) WHERE r.rank <= 3")
-    linked = count(graph, "(a:Video)-[r:RELATED]->(b:Video) WHERE r.rank <= 3 AND (a)-[:YT_RELATED]-(b)")
+    linked = count(
+        graph, "(a:Video)-[r:RELATED]->(b:Video) WHERE r.rank <= 3 AND (a)-[:YT_RELATED]-(b)"
+    )
     assert top > 1000
     assert linked / top > 0.7, (linked, top)
 

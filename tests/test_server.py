@@ -43,7 +43,9 @@ def test_wrong_password_is_rejected(neo4j_conn: Connection) -> None:
 def test_schema_applies_twice(graph: Graph) -> None:
     graph.run_script("schema")
     graph.run_script("schema")
-    records, _, _ = graph.driver.execute_query("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS n")
+    records, _, _ = graph.driver.execute_query(
+        "SHOW CONSTRAINTS YIELD name RETURN collect(name) AS n"
+    )
     assert {"video_id", "user_id", "channel_id", "meta_key"} <= set(records[0]["n"])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import networkx as nx
@@ -18,7 +19,14 @@ from ytgraph.graph import Graph
 
 MAX_DEPTH = 4
 FEATURES = (
-    "views", "likes", "favorites", "comments", "rating_avg", "rating_count", "uploaded_at", "sessions",
+    "views",
+    "likes",
+    "favorites",
+    "comments",
+    "rating_avg",
+    "rating_count",
+    "uploaded_at",
+    "sessions",
 )
 
 
@@ -124,7 +132,7 @@ def expand_reference(
         while stack:
             walk = stack.pop()
             if len(walk) > 1 and walk[-1] not in banned:
-                edges = [related.edges[a, b] for a, b in zip(walk, walk[1:], strict=False)]
+                edges = [related.edges[a, b] for a, b in pairwise(walk)]
                 found.setdefault(walk[-1], []).append(
                     Path(
                         seed,

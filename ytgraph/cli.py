@@ -26,7 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-neo4j_app = typer.Typer(help="Run the managed Neo4j server (no Docker needed).", no_args_is_help=True)
+neo4j_app = typer.Typer(
+    help="Run the managed Neo4j server (no Docker needed).", no_args_is_help=True
+)
 app.add_typer(neo4j_app, name="neo4j")
 
 
@@ -44,12 +46,16 @@ STATE = State()
 @app.callback()
 def main(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config file (default ./ytgraph.toml).")
+        Path | None,
+        typer.Option("--config", "-c", help="TOML config file (default ./ytgraph.toml)."),
     ] = None,
     uri: Annotated[
-        str | None, typer.Option("--uri", help="Use this Neo4j (bolt://...) instead of the managed one.")
+        str | None,
+        typer.Option("--uri", help="Use this Neo4j (bolt://...) instead of the managed one."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
+    ] = False,
 ) -> None:
     STATE.config, STATE.uri, STATE.quiet = config, uri, quiet
 
@@ -165,8 +171,12 @@ def _progress() -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
-        TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        transient=True, disable=STATE.quiet or not sys.stderr.isatty(),
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=STATE.quiet or not sys.stderr.isatty(),
         console=__import__("rich.console").console.Console(stderr=True),
     )
 
@@ -175,12 +185,16 @@ def _progress() -> Any:
 @app.command()
 @handled
 def generate(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write events.csv.gz and videos.csv into.")],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder to write events.csv.gz and videos.csv into.")
+    ],
     users: Annotated[int, typer.Option(help="Number of users.")] = 3000,
     videos: Annotated[int, typer.Option(help="Number of videos.")] = 4000,
     days: Annotated[int, typer.Option(help="Days of activity.")] = 14,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same world.")] = 7,
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON.")
+    ] = False,
 ) -> None:
     """Write a synthetic world (canonical events and videos) with realistic structure."""
     from ytgraph.generate import GenerateConfig, generate_world, write_world
@@ -190,7 +204,11 @@ def generate(
             raise typer.BadParameter(f"--{name} must be at least 1")
     events, vids = generate_world(GenerateConfig(users=users, videos=videos, days=days, seed=seed))
     paths = write_world(events, vids, out_dir)
-    info = {"events": len(events), "videos": len(vids), "files": {k: str(v) for k, v in paths.items()}}
+    info = {
+        "events": len(events),
+        "videos": len(vids),
+        "files": {k: str(v) for k, v in paths.items()},
+    }
     if as_json:
         echo_json(info)
     else:
@@ -203,8 +221,10 @@ def generate(
 def load(
     events: Annotated[
         list[Path] | None,
-        typer.Argument(help="Event files (CSV, JSON Lines or Parquet; .gz welcome), or a MovieLens "
-                       "folder / YouTube-2008 file with --format."),
+        typer.Argument(
+            help="Event files (CSV, JSON Lines or Parquet; .gz welcome), or a MovieLens "
+            "folder / YouTube-2008 file with --format."
+        ),
     ] = None,
     videos: Annotated[Path | None, typer.Option(help="Video metadata file.")] = None,
     fmt: Annotated[
@@ -224,7 +244,9 @@ def load(
     ] = None,
     top_n: Annotated[int | None, typer.Option(help="Related videos kept per video (N).")] = None,
     min_count: Annotated[int | None, typer.Option(help="Least c_ij for a pair to count.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the load summary as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the load summary as JSON.")
+    ] = False,
 ) -> None:
     """Load watch events (and video metadata) into Neo4j and (re)compute the related-video graph.
 
@@ -236,13 +258,19 @@ def load(
     from ytgraph.load import default_state_dir
     from ytgraph.load import load as run_load
 
-    cfg = settings({
-        "sessions.window_hours": window_hours, "related.normalization": normalization,
-        "related.top_n": top_n, "related.min_count": min_count,
-    })
+    cfg = settings(
+        {
+            "sessions.window_hours": window_hours,
+            "related.normalization": normalization,
+            "related.top_n": top_n,
+            "related.min_count": min_count,
+        }
+    )
     if not events and fmt == "canonical":
         raise typer.BadParameter("give at least one events file")
-    dataset = read_dataset(fmt, [str(p) for p in events or []], str(videos) if videos else None, strict)
+    dataset = read_dataset(
+        fmt, [str(p) for p in events or []], str(videos) if videos else None, strict
+    )
     report = dataset.report
     rejects_path = None
     if report.rejected:
@@ -347,8 +375,10 @@ def reset(
 # -- recommendations ----------------------------------------------------------------------------
 def _rec_table(recs: Any) -> None:
     """A human-readable list: rank, score, title, and why."""
-    typer.echo(f"Recommendations for {recs.user_id}"
-               + (" (popular videos: no personal history yet)" if not recs.seeds else ""))
+    typer.echo(
+        f"Recommendations for {recs.user_id}"
+        + (" (popular videos: no personal history yet)" if not recs.seeds else "")
+    )
     for r in recs.recommendations:
         if r.popular:
             why = "popular right now"
@@ -368,7 +398,9 @@ def recommend(
         Path | None, typer.Option("--users", help="File of user ids, one a line (batch mode).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Batch mode: one JSON object a line.")] = False,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Batch mode: one JSON object a line.")
+    ] = False,
     allow_unknown: Annotated[
         bool, typer.Option(help="Give an unknown user the popular list instead of an error.")
     ] = False,
@@ -387,13 +419,16 @@ def recommend(
         check_n(n)
     if users is not None:
         try:
-            ids = [ln.strip() for ln in users.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            ids = [
+                ln.strip() for ln in users.read_text(encoding="utf-8").splitlines() if ln.strip()
+            ]
         except (OSError, UnicodeDecodeError) as e:
             raise typer.BadParameter(f"cannot read {users}: {e}") from None
         failed = 0
         with _Opened(cfg) as opened:
-            for item in recommend_many(opened.graph, ids, cfg, n=n, depth=depth,
-                                       allow_unknown=allow_unknown):
+            for item in recommend_many(
+                opened.graph, ids, cfg, n=n, depth=depth, allow_unknown=allow_unknown
+            ):
                 if isinstance(item, Failed):
                     failed += 1
                     note(f"ytgraph: {item.user_id}: {item.error}")
@@ -420,7 +455,9 @@ def explain(
     video: Annotated[str, typer.Argument(help="The video: recommended or not, say why.")],
     n: Annotated[int | None, typer.Option("--n", help="List length to judge against.")] = None,
     depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (includes the Cypher).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (includes the Cypher).")
+    ] = False,
     cypher: Annotated[
         bool, typer.Option("--cypher", help="Print a query that draws the paths in Neo4j Browser.")
     ] = False,
@@ -460,14 +497,50 @@ def demo_recommend(
             if recs.recommendations and not recs.recommendations[0].popular:
                 top = recs.recommendations[0]
                 path = max(top.paths, key=lambda p: p.strength)
-                typer.echo(f"     top pick via: {' -> '.join(path.videos)}  "
-                           f"(try: ytgraph explain {uid} {top.video_id})")
+                typer.echo(
+                    f"     top pick via: {' -> '.join(path.videos)}  "
+                    f"(try: ytgraph explain {uid} {top.video_id})"
+                )
             typer.echo("")
 
 
-def run() -> None:  # pragma: no cover - console entry when called as a module
-    app()
+# -- Neo4j Browser ------------------------------------------------------------------------------
+@app.command()
+@handled
+def browse(
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open it in a local web browser.")
+    ] = False,
+    show_password: Annotated[
+        bool,
+        typer.Option("--show-password", help="Print the password too (it is never by default)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Make sure Neo4j is up, then print the Browser URL, the user and where the password is.
+
+    After login the Browser shows ytgraph's guide (what the graph holds, ready queries) and styles
+    the graph (videos by title).
+    """
+    from ytgraph.browser import browse_info
+
+    with _Opened(settings()) as opened:
+        info = browse_info(opened.conn, show_password=show_password)
+    if as_json:
+        echo_json(info)
+    else:
+        typer.echo(f"Neo4j Browser: {info['url']}")
+        typer.echo(f"user:          {info['user']}")
+        if info.get("password_file"):
+            typer.echo(f"password file: {info['password_file']}")
+        if show_password and info.get("password"):
+            typer.echo(f"password:      {info['password']}")
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(str(info["url"])):
+            note("ytgraph: no local web browser found; open the URL above yourself")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run())
+    app()

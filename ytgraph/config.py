@@ -139,7 +139,10 @@ class Settings:
     def with_overrides(self, overrides: dict[str, Any]) -> Settings:
         """A copy with ``{"section.key": value}`` applied; None values are ignored (unset CLI flags)."""
         new = dataclasses.replace(
-            self, **{f.name: dataclasses.replace(getattr(self, f.name)) for f in dataclasses.fields(self)}
+            self,
+            **{
+                f.name: dataclasses.replace(getattr(self, f.name)) for f in dataclasses.fields(self)
+            },
         )
         for dotted, value in overrides.items():
             if value is None:
@@ -187,11 +190,15 @@ def _coerce(value: Any, typ: Any, source: str) -> Any:
 def _set(settings: Settings, section: str, key: str, value: Any, source: str) -> None:
     sections = {f.name for f in dataclasses.fields(settings)}
     if section not in sections:
-        raise ConfigError(f"{source}: unknown section {section!r} (known: {', '.join(sorted(sections))})")
+        raise ConfigError(
+            f"{source}: unknown section {section!r} (known: {', '.join(sorted(sections))})"
+        )
     part = getattr(settings, section)
     keys = {f.name for f in dataclasses.fields(part)}
     if key not in keys:
-        raise ConfigError(f"{source}: unknown key {section}.{key} (known: {', '.join(sorted(keys))})")
+        raise ConfigError(
+            f"{source}: unknown key {section}.{key} (known: {', '.join(sorted(keys))})"
+        )
     setattr(part, key, _coerce(value, _field_type(part, key), source))
 
 
@@ -223,7 +230,13 @@ def load_settings(
                 _set(settings, section, key, value, source=str(file))
     for name in ("uri", "user", "password"):
         if env.get(f"NEO4J_{name.upper()}"):
-            _set(settings, "neo4j", name, env[f"NEO4J_{name.upper()}"], source=f"NEO4J_{name.upper()}")
+            _set(
+                settings,
+                "neo4j",
+                name,
+                env[f"NEO4J_{name.upper()}"],
+                source=f"NEO4J_{name.upper()}",
+            )
     for name, value in env.items():
         if name.startswith(ENV_PREFIX) and "__" in name:
             section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")

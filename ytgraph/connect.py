@@ -75,7 +75,7 @@ def docker_available(timeout: float = 2.0) -> bool:
     try:
         import docker  # testcontainers depends on it
 
-        client = docker.from_env(timeout=int(max(timeout, 1)))
+        client = docker.from_env(timeout=int(max(timeout, 1)))  # type: ignore[attr-defined]
         return bool(client.ping())
     except Exception:
         return False
@@ -116,30 +116,45 @@ def resolve(
         driver = _open(settings.uri, settings.user, settings.password, settings.database)
         say(f"ytgraph: using Neo4j at {settings.uri} (explicit)")
         return Connection(
-            "explicit", settings.uri, settings.user, settings.password, settings.database,
-            _browser_url_for(settings.uri), None, driver,
+            "explicit",
+            settings.uri,
+            settings.user,
+            settings.password,
+            settings.database,
+            _browser_url_for(settings.uri),
+            None,
+            driver,
         )
     if docker_available():
         return _testcontainer(settings, say)
     server = ManagedServer(settings, home=home)
     if server.pid() is None:
         if not start:
-            raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
+            raise ServerError(
+                "the managed Neo4j is not running: start it with `ytgraph neo4j start`"
+            )
         seconds = server.start(echo=say)
         say(f"ytgraph: started the managed Neo4j in {seconds:.1f}s")
     driver = _open(server.uri, settings.user, server.password(), settings.database)
     say(f"ytgraph: using the managed Neo4j at {server.uri} (home {server.home})")
     return Connection(
-        "managed", server.uri, settings.user, server.password(), settings.database,
-        server.browser_url, str(server.password_file), driver, server=server,
+        "managed",
+        server.uri,
+        settings.user,
+        server.password(),
+        settings.database,
+        server.browser_url,
+        str(server.password_file),
+        driver,
+        server=server,
     )
 
 
 def _testcontainer(settings: Neo4jSettings, say: Echo) -> Connection:
     try:
-        from testcontainers.community.neo4j import Neo4jContainer  # type: ignore[import-not-found]
+        from testcontainers.community.neo4j import Neo4jContainer
     except ImportError:
-        from testcontainers.neo4j import Neo4jContainer  # type: ignore[import-not-found,no-redef]
+        from testcontainers.neo4j import Neo4jContainer
     version = ".".join(settings.version.split(".")[:2])
     container = Neo4jContainer(image=f"neo4j:{version}")
     container.start()
@@ -149,6 +164,13 @@ def _testcontainer(settings: Neo4jSettings, say: Echo) -> Connection:
     say(f"ytgraph: using a Neo4j testcontainer at {uri}")
     http = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(7474)}/browser/"
     return Connection(
-        "testcontainer", uri, "neo4j", password, settings.database, http, None, driver,
+        "testcontainer",
+        uri,
+        "neo4j",
+        password,
+        settings.database,
+        http,
+        None,
+        driver,
         _keepalive=container,
     )

@@ -86,7 +86,9 @@ class Graph:
         t0 = time.perf_counter()
         try:
             records, _, _ = self.driver.execute_query(
-                query(name), parameters_=params, database_=self.database,
+                query(name),
+                parameters_=params,
+                database_=self.database,
                 routing_=neo4j.RoutingControl.WRITE if write else neo4j.RoutingControl.READ,
             )
         except (Neo4jError, ServiceUnavailable, SessionExpired) as e:

@@ -111,7 +111,9 @@ def _video_rows(videos: pd.DataFrame) -> list[dict[str, Any]]:
         if VIDEO_COLUMNS.get(c) == "time":
             props[c] = props[c].map(lambda x: None if x is None else int(x))
     ids = videos["video_id"].tolist()
-    return [{"video_id": vid, "props": p} for vid, p in zip(ids, props.to_dict("records"), strict=True)]
+    return [
+        {"video_id": vid, "props": p} for vid, p in zip(ids, props.to_dict("records"), strict=True)
+    ]
 
 
 def _watched_rows(
@@ -133,7 +135,7 @@ def _watched_rows(
     agg = agg.reset_index()
     agg["count"] = agg["count"].astype(int)
     agg["long_watches"] = agg["long_watches"].astype(int)
-    return agg.to_dict("records")  # type: ignore[return-value]
+    return agg.to_dict("records")
 
 
 def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
@@ -157,7 +159,7 @@ def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, An
             "count": out["count"].astype(int),
         }
     )
-    return rows.to_dict("records")  # type: ignore[return-value]
+    return rows.to_dict("records")
 
 
 def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
@@ -178,7 +180,9 @@ def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, A
             }
         )
     for src in sorted(set(sources.tolist()) - have):
-        rows.append({"src": src, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []})
+        rows.append(
+            {"src": src, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []}
+        )
     return rows
 
 
@@ -232,10 +236,16 @@ def load(
 
     durations = old.durations.copy()
     if "duration_seconds" in dataset.videos.columns:
-        d = dataset.videos.dropna(subset=["duration_seconds"]).drop_duplicates("video_id", keep="last")
+        d = dataset.videos.dropna(subset=["duration_seconds"]).drop_duplicates(
+            "video_id", keep="last"
+        )
         durations = pd.concat(
-            [durations[~durations.index.isin(d["video_id"])],
-             pd.Series(d["duration_seconds"].to_numpy(dtype="float64"), index=d["video_id"].to_numpy())]
+            [
+                durations[~durations.index.isin(d["video_id"])],
+                pd.Series(
+                    d["duration_seconds"].to_numpy(dtype="float64"), index=d["video_id"].to_numpy()
+                ),
+            ]
         )
 
     # 2. Counts: all again when the counting settings changed, else old - touched users' old + new.
@@ -257,7 +267,9 @@ def load(
     step("count", 1, 1)
 
     sources = (
-        np.union1d(related["src"].unique().astype(object), old.related["src"].unique().astype(object))
+        np.union1d(
+            related["src"].unique().astype(object), old.related["src"].unique().astype(object)
+        )
         if full
         else changed_sources(old.related, related)
     )
@@ -299,7 +311,10 @@ def load(
             _write(tx, "link_categories", cat.to_dict("records"), batch, step)
         _write(tx, "upsert_watched", watched, batch, step)
         _write(tx, "upsert_actions", actions, batch, step)
-        counts = [{"video_id": v, "sessions": int(c)} for v, c in zip(count_ids, count_values, strict=True)]
+        counts = [
+            {"video_id": v, "sessions": int(c)}
+            for v, c in zip(count_ids, count_values, strict=True)
+        ]
         _write(tx, "set_video_counts", counts, batch, step)
         write_related(tx, rel_rows, batch, settings.related.top_n, step)
         _write(tx, "replace_crawl_related", crawl_rows, max(1, batch // 20), step)

@@ -61,7 +61,8 @@ def seed_set(actions: Iterable[Mapping[str, Any]], settings: SeedSettings) -> li
     disliked = {
         a["video_id"]
         for a in rows
-        if a["kind"] == "RATED" and a.get("rating") is not None
+        if a["kind"] == "RATED"
+        and a.get("rating") is not None
         and a["rating"] < settings.rating_threshold
     }
     weights: dict[str, float] = {}

@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +146,7 @@ class ManagedServer:
     def resolved(self) -> bool:
         return (self.dist / "complete").is_file()
 
-    def resolve(self, echo=print) -> float:  # type: ignore[no-untyped-def]
+    def resolve(self, echo: Callable[[str], object] = print) -> float:
         """Fetch the server, Browser and APOC jars with Maven into the cache; returns seconds spent."""
         if self.resolved():
             return 0.0
@@ -158,16 +159,28 @@ class ManagedServer:
         self.dist.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.dist.parent) as tmp:
             work = Path(tmp)
-            self._mvn(mvn, work / "server", [
-                ("org.neo4j", "neo4j", s.version),
-                ("org.neo4j.app", "neo4j-server", s.version),
-                ("org.neo4j.client", "neo4j-browser", s.browser_version),
-            ], work / "dist" / "lib", transitive=True)
+            self._mvn(
+                mvn,
+                work / "server",
+                [
+                    ("org.neo4j", "neo4j", s.version),
+                    ("org.neo4j.app", "neo4j-server", s.version),
+                    ("org.neo4j.client", "neo4j-browser", s.browser_version),
+                ],
+                work / "dist" / "lib",
+                transitive=True,
+            )
             try:  # APOC core is welcome, not required: the recommender does not depend on it.
-                self._mvn(mvn, work / "apoc", [
-                    ("org.neo4j.procedure", "apoc-core", s.apoc_version),
-                    ("org.neo4j.procedure", "apoc-common", s.apoc_version),
-                ], work / "dist" / "plugins", transitive=False)
+                self._mvn(
+                    mvn,
+                    work / "apoc",
+                    [
+                        ("org.neo4j.procedure", "apoc-core", s.apoc_version),
+                        ("org.neo4j.procedure", "apoc-common", s.apoc_version),
+                    ],
+                    work / "dist" / "plugins",
+                    transitive=False,
+                )
             except ServerError as e:
                 echo(f"APOC not resolved, going on without it: {e}")
                 (work / "dist" / "plugins").mkdir(parents=True, exist_ok=True)
@@ -185,8 +198,14 @@ class ManagedServer:
         body = "\n".join(_DEP.format(g=g, a=a, v=v) for g, a, v in deps)
         (work / "pom.xml").write_text(_POM.format(deps=body))
         cmd = [
-            mvn, "-q", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={out}",
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(work / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={out}",
         ]
         if not transitive:
             cmd.append("-DexcludeTransitive=true")
@@ -201,37 +220,41 @@ class ManagedServer:
     # -- configuration -----------------------------------------------------------------------
     def conf_text(self) -> str:
         s = self.settings
-        return "\n".join([
-            "# Written by ytgraph on every start; edit ytgraph.toml [neo4j] instead.",
-            "server.default_listen_address=127.0.0.1",
-            f"server.bolt.listen_address=127.0.0.1:{s.bolt_port}",
-            f"server.bolt.advertised_address=127.0.0.1:{s.bolt_port}",
-            f"server.http.listen_address=127.0.0.1:{s.http_port}",
-            f"server.http.advertised_address=127.0.0.1:{s.http_port}",
-            "server.https.enabled=false",
-            "server.bolt.tls_level=DISABLED",
-            "dbms.security.auth_enabled=true",
-            f"server.memory.heap.initial_size={s.heap}",
-            f"server.memory.heap.max_size={s.heap}",
-            f"server.memory.pagecache.size={s.pagecache}",
-            f"server.directories.data={self.home / 'data'}",
-            f"server.directories.logs={self.home / 'logs'}",
-            f"server.directories.run={self.home / 'run'}",
-            f"server.directories.import={self.home / 'import'}",
-            f"server.directories.plugins={self.home / 'plugins'}",
-            "dbms.security.procedures.unrestricted=apoc.*",
-            # No phoning home and no usage-data banner. (Community 5.26 declares only these two
-            # client settings; browser.allow_outgoing_connections and
-            # browser.retain_connection_credentials are Enterprise-only and fail strict validation.)
-            "dbms.usage_report.enabled=false",
-            "client.allow_telemetry=false",
-            *self.browser_conf_lines(),
-            "",
-        ])
+        return "\n".join(
+            [
+                "# Written by ytgraph on every start; edit ytgraph.toml [neo4j] instead.",
+                "server.default_listen_address=127.0.0.1",
+                f"server.bolt.listen_address=127.0.0.1:{s.bolt_port}",
+                f"server.bolt.advertised_address=127.0.0.1:{s.bolt_port}",
+                f"server.http.listen_address=127.0.0.1:{s.http_port}",
+                f"server.http.advertised_address=127.0.0.1:{s.http_port}",
+                "server.https.enabled=false",
+                "server.bolt.tls_level=DISABLED",
+                "dbms.security.auth_enabled=true",
+                f"server.memory.heap.initial_size={s.heap}",
+                f"server.memory.heap.max_size={s.heap}",
+                f"server.memory.pagecache.size={s.pagecache}",
+                f"server.directories.data={self.home / 'data'}",
+                f"server.directories.logs={self.home / 'logs'}",
+                f"server.directories.run={self.home / 'run'}",
+                f"server.directories.import={self.home / 'import'}",
+                f"server.directories.plugins={self.home / 'plugins'}",
+                "dbms.security.procedures.unrestricted=apoc.*",
+                # No phoning home and no usage-data banner. (Community 5.26 declares only these two
+                # client settings; browser.allow_outgoing_connections and
+                # browser.retain_connection_credentials are Enterprise-only and fail strict validation.)
+                "dbms.usage_report.enabled=false",
+                "client.allow_telemetry=false",
+                *self.browser_conf_lines(),
+                "",
+            ]
+        )
 
     def browser_conf_lines(self) -> list[str]:
-        """Hook for the Browser guide and style (post-connect command); empty until they exist."""
-        return []
+        """The Browser's guide and style after login, their allowed hosts, a loopback-only CSP."""
+        from ytgraph import browser
+
+        return browser.conf_lines(self.settings.http_port)
 
     def configure(self) -> None:
         """Write the home's layout and conf; set a generated initial password on first use."""
@@ -244,6 +267,11 @@ class ManagedServer:
                     continue
                 path.unlink()
             path.symlink_to(target, target_is_directory=True)
+        # /browser/ is served from <home>/web/neo4j-browser.zip when it exists (a jar in plugins/
+        # is not looked at): the Browser plus our guide and style, rebuilt when they change.
+        from ytgraph import browser
+
+        browser.install(self.home, self.dist / "lib")
         (self.home / "conf" / "neo4j.conf").write_text(self.conf_text())
         initialised = (self.home / "data" / "dbms").exists()
         if initialised and not self.password_file.exists():
@@ -255,9 +283,19 @@ class ManagedServer:
             password = secrets.token_urlsafe(18)
             java, _ = find_java()
             proc = subprocess.run(
-                [java, "-cp", f"{self.home / 'lib'}/*", "org.neo4j.cli.AdminTool",
-                 "dbms", "set-initial-password", password],
-                env=self._env(java), capture_output=True, text=True, timeout=120,
+                [
+                    java,
+                    "-cp",
+                    f"{self.home / 'lib'}/*",
+                    "org.neo4j.cli.AdminTool",
+                    "dbms",
+                    "set-initial-password",
+                    password,
+                ],
+                env=self._env(java),
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             if proc.returncode != 0:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
@@ -290,7 +328,7 @@ class ManagedServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    def start(self, echo=print) -> float:  # type: ignore[no-untyped-def]
+    def start(self, echo: Callable[[str], object] = print) -> float:
         """Start (resolving first if needed) and wait until Bolt answers; returns seconds to ready."""
         t0 = time.perf_counter()
         if self.pid() is not None:
@@ -299,7 +337,10 @@ class ManagedServer:
         java, _ = find_java()
         self.resolve(echo=echo)
         s = self.settings
-        for port, what, key in ((s.bolt_port, "Bolt", "BOLT_PORT"), (s.http_port, "HTTP", "HTTP_PORT")):
+        for port, what, key in (
+            (s.bolt_port, "Bolt", "BOLT_PORT"),
+            (s.http_port, "HTTP", "HTTP_PORT"),
+        ):
             if not port_free(port):
                 raise ServerError(
                     f"{what} port {port} is taken (another Neo4j?): stop it, or set "
@@ -309,13 +350,22 @@ class ManagedServer:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
         cmd = [
-            java, "-cp", f"{self.home / 'lib'}/*:{self.home / 'plugins'}/*",
-            f"-Dbasedir={self.home}", "org.neo4j.server.startup.Neo4jCommand", "console",
+            java,
+            "-cp",
+            f"{self.home / 'lib'}/*:{self.home / 'plugins'}/*",
+            f"-Dbasedir={self.home}",
+            "org.neo4j.server.startup.Neo4jCommand",
+            "console",
         ]
         # A session of its own: the launcher forks the server JVM, and stop() signals the group.
         proc = subprocess.Popen(
-            cmd, env=self._env(java), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home,
+            cmd,
+            env=self._env(java),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.home,
         )
         log.close()
         self.pid_file.write_text(f"{proc.pid}\n")

@@ -21,6 +21,7 @@ from loaders.schema import empty_events
 from ytgraph.covisit import Covisits
 from ytgraph.errors import GraphError
 
+
 def empty_related() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -122,7 +123,10 @@ class StateStore:
         tmp.mkdir(parents=True)
         state.events.to_parquet(tmp / "events.parquet", index=False)
         pd.DataFrame(
-            {"video_id": state.durations.index.astype(str), "duration_seconds": state.durations.values}
+            {
+                "video_id": state.durations.index.astype(str),
+                "duration_seconds": state.durations.values,
+            }
         ).to_parquet(tmp / "durations.parquet", index=False)
         assert state.covisits is not None
         state.covisits.save(tmp / "covisits.npz")
