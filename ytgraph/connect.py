@@ -128,13 +128,13 @@ def resolve(
     if docker_available():
         return _testcontainer(settings, say)
     server = ManagedServer(settings, home=home)
-    if server.pid() is None:
-        if not start:
-            raise ServerError(
-                "the managed Neo4j is not running: start it with `ytgraph neo4j start`"
-            )
+    if server.pid() is None and not start:
+        raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
+    if start:
+        # Starts it when down, restarts it when its configuration changed, else returns at once.
         seconds = server.start(echo=say)
-        say(f"ytgraph: started the managed Neo4j in {seconds:.1f}s")
+        if seconds:
+            say(f"ytgraph: started the managed Neo4j in {seconds:.1f}s")
     driver = _open(server.uri, settings.user, server.password(), settings.database)
     say(f"ytgraph: using the managed Neo4j at {server.uri} (home {server.home})")
     return Connection(

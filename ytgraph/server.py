@@ -332,8 +332,12 @@ class ManagedServer:
         """Start (resolving first if needed) and wait until Bolt answers; returns seconds to ready."""
         t0 = time.perf_counter()
         if self.pid() is not None:
-            self._wait_ready(t0)
-            return 0.0
+            if not self._refresh():
+                self._wait_ready(t0)
+                return 0.0
+            # A server started from an older conf or Browser archive would serve stale content.
+            echo("ytgraph: the server's configuration changed; restarting Neo4j")
+            self.stop()
         java, _ = find_java()
         self.resolve(echo=echo)
         s = self.settings
@@ -371,6 +375,21 @@ class ManagedServer:
         self.pid_file.write_text(f"{proc.pid}\n")
         self._wait_ready(t0, proc)
         return time.perf_counter() - t0
+
+    def _refresh(self) -> bool:
+        """Rewrite conf and the Browser archive; True when either changed (a restart applies it)."""
+        conf = self.home / "conf" / "neo4j.conf"
+        archive = self.home / "web" / "neo4j-browser.zip"
+
+        def look() -> tuple[str | None, int | None]:
+            return (
+                conf.read_text() if conf.exists() else None,
+                archive.stat().st_mtime_ns if archive.exists() else None,
+            )
+
+        before = look()
+        self.configure()
+        return look() != before
 
     def _wait_ready(self, t0: float, proc: subprocess.Popen[bytes] | None = None) -> None:
         deadline = t0 + self.settings.start_timeout_s
