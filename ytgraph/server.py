@@ -339,7 +339,10 @@ class ManagedServer:
             echo("ytgraph: the server's configuration changed; restarting Neo4j")
             self.stop()
         java, _ = find_java()
-        self.resolve(echo=echo)
+        resolved_in = self.resolve(echo=echo)
+        if resolved_in:
+            echo(f"ytgraph: resolved Neo4j {self.settings.version} in {resolved_in:.0f}s")
+        boot = time.perf_counter()  # the start-up deadline counts from here, not from resolution
         s = self.settings
         for port, what, key in (
             (s.bolt_port, "Bolt", "BOLT_PORT"),
@@ -373,7 +376,11 @@ class ManagedServer:
         )
         log.close()
         self.pid_file.write_text(f"{proc.pid}\n")
-        self._wait_ready(t0, proc)
+        try:
+            self._wait_ready(boot, proc)
+        except ServerError:
+            self.stop(timeout=20)  # leave no half-started server behind
+            raise
         return time.perf_counter() - t0
 
     def _refresh(self) -> bool:
