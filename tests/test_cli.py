@@ -1,0 +1,177 @@
+"""The command line over the real server: exit codes, one-line errors, JSON shapes, rejects files.
+
+Each command runs through Typer's test runner with the environment pointing at the test server;
+results are checked through the library or against hand-written inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import make_settings
+from ytgraph.cli import app
+from ytgraph.connect import Connection
+from ytgraph.graph import Graph
+
+GOOD = """user_id,video_id,timestamp,event,watch_seconds,rating
+u1,a,2024-01-01T10:00:00,watch,100,
+u1,b,2024-01-01T10:05:00,watch,100,
+u2,a,1704103200,watch,50,
+u2,b,1704103500,watch,80,
+u3,a,1704103200,watch,50,
+u3,b,1704103300,watch,50,
+u3,c,1704103400,watch,50,
+u1,a,1704103800,like,,
+u1,b,1704103800,rate,,4.5
+"""
+BAD_ROWS = """u4,a,yesterday-ish,watch,10,
+,b,1704103200,watch,10,
+u5,b,1704103200,pause,10,
+u5,c,1704103200,watch,-3,
+u5,c,1704103200,rate,,9
+u5,c,1704103200
+"""
+
+
+@pytest.fixture
+def cli_env(
+    neo4j_conn: Connection, graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Graph:
+    """Point the CLI at the test server with a state folder of this test's own."""
+    s = make_settings()
+    if not s.neo4j.uri:
+        monkeypatch.setenv("YTGRAPH_NEO4J__BOLT_PORT", str(s.neo4j.bolt_port))
+        monkeypatch.setenv("YTGRAPH_NEO4J__HTTP_PORT", str(s.neo4j.http_port))
+        monkeypatch.setenv("YTGRAPH_NEO4J__HOME", s.neo4j.home)
+        monkeypatch.setenv("YTGRAPH_NEO4J__HEAP", s.neo4j.heap)
+        monkeypatch.setenv("YTGRAPH_NEO4J__PAGECACHE", s.neo4j.pagecache)
+    monkeypatch.setenv("YTGRAPH_LOAD__STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    return graph
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["-q", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_load_writes_rejects_and_balances(cli_env: Graph, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD + BAD_ROWS)
+    code, out, err = run("load", str(events), "--min-count", "1", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["read"] == 15 and summary["accepted"] == 9 and summary["rejected"] == 6
+    with open(tmp_path / "rejects.csv", newline="") as f:
+        rejects = list(csv.DictReader(f))
+    # Lines are 1-based with the header on line 1: the bad rows are lines 11-16.
+    assert [int(r["line"]) for r in rejects] == [11, 12, 13, 14, 15, 16]
+    reasons = [r["reason"] for r in rejects]
+    assert reasons[0] == "unparseable timestamp" and reasons[1] == "missing user_id"
+    assert reasons[2] == "unknown event 'pause'" and reasons[3] == "negative watch_seconds"
+    assert reasons[4] == "rating out of range" and reasons[5].startswith("wrong column count")
+    # The three sessions hold {a,b}, {a,b}, {a,b,c}: c_ab = 3, c_a = c_b = 3, c_c = 1, so
+    # r(a,b) = 3/(3*3) = 1/3 and r(a,c) = 1/(3*1) = 1/3 (tie broken by c_ij, then id).
+    code, out, err = run("related", "a", "--json")
+    assert code == 0, err
+    assert [(r["video_id"], r["cooccurrences"], r["rank"]) for r in json.loads(out)] == [
+        ("b", 3, 1),
+        ("c", 1, 2),
+    ]
+    assert json.loads(out)[0]["score"] == pytest.approx(1 / 3)
+    code, out, _ = run("stats", "--json")
+    stats = json.loads(out)
+    assert stats["nodes"]["User"] == 3 and stats["relationships"]["RELATED"] == 6
+    assert stats["related_degree"] == {"2": 3} or stats["related_degree"] == {"1": 2, "2": 1}
+
+
+def test_strict_stops_at_the_first_bad_row(cli_env: Graph, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD + BAD_ROWS)
+    code, out, err = run("load", str(events), "--strict")
+    assert code == 2
+    assert "line 11" in err and "unparseable timestamp" in err
+    assert "Traceback" not in err + out
+    records, _, _ = cli_env.driver.execute_query("MATCH (n) RETURN count(n) AS n")
+    assert records[0]["n"] == 0  # nothing was loaded
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "not-gzip", "no-columns"])
+def test_unreadable_input_is_one_line(cli_env: Graph, tmp_path: Path, make: str) -> None:
+    path = tmp_path / "events.csv"
+    if make == "directory":
+        path.mkdir()
+    elif make == "not-gzip":
+        path = tmp_path / "events.csv.gz"
+        path.write_text(GOOD)
+    elif make == "no-columns":
+        path.write_text("who,what\n1,2\n")
+    code, out, err = run("load", str(path))
+    assert code == 2
+    assert err.startswith("ytgraph: ") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in out + err
+
+
+def test_recommend_json_and_batch(cli_env: Graph, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD)
+    assert run("load", str(events), "--min-count", "1")[0] == 0
+    code, out, err = run("recommend", "u2", "--n", "4", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["user_id"] == "u2"
+    recs = data["recommendations"]
+    # u2 watched a and b; c is reachable from both (r = 1/3 each way), so it comes first.
+    assert recs[0]["video_id"] == "c"
+    assert set(recs[0]) == {"video_id", "title", "score", "signals", "because", "paths"}
+    assert recs[0]["because"]["seed_video_id"] in {"a", "b"}
+    # Depth 2: besides a->c and b->c, each seed also reaches c through the other seed.
+    assert sorted(map(tuple, recs[0]["paths"])) == [
+        ("a", "b", "c"),
+        ("a", "c"),
+        ("b", "a", "c"),
+        ("b", "c"),
+    ]
+    users = tmp_path / "users.txt"
+    users.write_text("u1\nnobody\nu3\n")
+    code, out, err = run("recommend", "--users", str(users), "--jsonl", "--n", "4")
+    assert code == 1  # one user failed; the others were served
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["user_id"] for line in lines] == ["u1", "nobody", "u3"]
+    assert "unknown user" in lines[1]["error"] and "recommendations" in lines[2]
+
+
+def test_bad_usage_exits_2(cli_env: Graph) -> None:
+    assert run("recommend", "u1", "--n", "3")[0] == 2
+    assert run("recommend", "u1", "--depth", "9")[0] == 2
+    code, _, err = run("recommend", "nobody")
+    assert code == 2 and "unknown user 'nobody'" in err
+    code, _, err = run("related", "nope")
+    assert code == 2 and "unknown video" in err
+    assert run("reset")[0] == 2  # needs --yes
+
+
+def test_every_command_has_help() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    names = list(group.commands)  # type: ignore[attr-defined]
+    assert {
+        "load",
+        "related",
+        "stats",
+        "recommend",
+        "explain",
+        "browse",
+        "generate",
+        "neo4j",
+    } <= set(names)
+    for name in names:
+        result = CliRunner().invoke(app, [name, "--help"])
+        assert result.exit_code == 0
+        assert len(result.stdout) > 200, name
