@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_connection, bench_settings, machine, median  # noqa: E402
-from loaders import read_dataset  # noqa: E402
-from ytgraph.covisit import count  # noqa: E402
-from ytgraph.generate import GenerateConfig, generate_world, write_world  # noqa: E402
-from ytgraph.graph import Graph  # noqa: E402
-from ytgraph.load import load, wipe_graph  # noqa: E402
-from ytgraph.related import related_lists  # noqa: E402
-from ytgraph.sessions import sessionize  # noqa: E402
+from bench.common import bench_connection, bench_settings, machine, median
+from loaders import read_dataset
+from ytgraph.covisit import count
+from ytgraph.generate import GenerateConfig, generate_world, write_world
+from ytgraph.graph import Graph
+from ytgraph.load import load, wipe_graph
+from ytgraph.related import related_lists
+from ytgraph.sessions import sessionize
 
 
 def main() -> None:
