@@ -25,6 +25,7 @@ browser-deps:
 demo: $(STAMP)
 	$(BIN)/ytgraph neo4j start
 	$(BIN)/ytgraph generate --users 3000 --videos 4000 --days 14 --seed 7 $(DEMO)/world
+	$(BIN)/ytgraph reset --yes
 	$(BIN)/ytgraph load $(DEMO)/world/events.csv.gz --videos $(DEMO)/world/videos.csv --rejects $(DEMO)/rejects.csv
 	$(BIN)/ytgraph stats
 	$(BIN)/ytgraph demo-recommend --users 3
