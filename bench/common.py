@@ -45,7 +45,7 @@ def bench_settings() -> Settings:
     if not s.neo4j.uri:
         s.neo4j.bolt_port, s.neo4j.http_port = 47687, 47474
         s.neo4j.home = str(cache_dir() / "home" / "bench")
-        s.neo4j.heap, s.neo4j.pagecache = "2g", "2g"
+        s.neo4j.heap, s.neo4j.pagecache = "4g", "2g"
     return s
 
 

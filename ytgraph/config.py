@@ -42,8 +42,11 @@ class Neo4jSettings:
     apoc_version: str = "5.26.19"
     bolt_port: int = 7687
     http_port: int = 7474
-    heap: str = "2g"
+    heap: str = "3g"
     pagecache: str = "1g"
+    # A load is one transaction (all or nothing); a million events hold ~1.5 GB of transaction
+    # state, kept off the heap and allowed up to this much.
+    transaction_memory: str = "8g"
     start_timeout_s: float = 120.0
     home: str = ""  # managed server home; default <cache>/server-<version>
 

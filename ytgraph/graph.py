@@ -129,7 +129,14 @@ class Graph:
             except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
                 if tx.closed() is False:
                     tx.rollback()
-                raise GraphError(f"write failed, nothing was changed: {_short(e)}") from e
+                hint = ""
+                if "memory.transaction" in str(e):
+                    hint = (
+                        " (the load is too large for one transaction on this server: raise "
+                        "[neo4j] transaction_memory, or load the events in parts; each part is "
+                        "atomic and the result is the same)"
+                    )
+                raise GraphError(f"write failed, nothing was changed: {_short(e)}{hint}") from e
             except BaseException:
                 if tx.closed() is False:
                     tx.rollback()

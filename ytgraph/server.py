@@ -234,6 +234,9 @@ class ManagedServer:
                 f"server.memory.heap.initial_size={s.heap}",
                 f"server.memory.heap.max_size={s.heap}",
                 f"server.memory.pagecache.size={s.pagecache}",
+                "db.tx_state.memory_allocation=OFF_HEAP",
+                f"server.memory.off_heap.transaction_max_size={s.transaction_memory}",
+                f"dbms.memory.transaction.total.max={s.transaction_memory}",
                 f"server.directories.data={self.home / 'data'}",
                 f"server.directories.logs={self.home / 'logs'}",
                 f"server.directories.run={self.home / 'run'}",
@@ -348,6 +351,9 @@ class ManagedServer:
             (s.bolt_port, "Bolt", "BOLT_PORT"),
             (s.http_port, "HTTP", "HTTP_PORT"),
         ):
+            deadline = time.monotonic() + 10  # a server we just stopped may hold it a moment
+            while not port_free(port) and time.monotonic() < deadline:
+                time.sleep(0.5)
             if not port_free(port):
                 raise ServerError(
                     f"{what} port {port} is taken (another Neo4j?): stop it, or set "
