@@ -46,6 +46,5 @@ LIMIT $max_candidates
 RETURN c.video_id AS video_id, c.title AS title, c.views AS views, c.likes AS likes,
        c.favorites AS favorites, c.comments AS comments, c.rating_avg AS rating_avg,
        c.rating_count AS rating_count, c.uploaded_at AS uploaded_at, c.sessions AS sessions,
-       COLLECT { MATCH (c)-[:UPLOADED_BY]->(ch:Channel) RETURN ch.channel_id }[0] AS channel_id,
-       COLLECT { MATCH (c)-[:IN_CATEGORY]->(cat:Category) RETURN cat.name }[0] AS category,
+       c.channel_id AS channel_id, c.category AS category,
        paths

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,8 @@ class Graph:
     driver: neo4j.Driver
     database: str = "neo4j"
     tracer: Tracer | None = None
+    # Figures read once and served many times (catalogue stats, the popular list); a load clears it.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _trace(self, name: str, rows: int, t0: float) -> None:
         if self.tracer is not None:
@@ -94,7 +96,9 @@ class Graph:
         except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
             raise GraphError(f"query {name} failed: {_short(e)}") from e
         self._trace(name, len(records), t0)
-        return [r.data() for r in records]
+        # dict(record), not record.data(): ytgraph's queries return plain values, and data()'s
+        # recursive conversion cost more than the query itself for candidate paths.
+        return [dict(r) for r in records]
 
     def run_script(self, name: str) -> int:
         """Run every statement of a file, each in its own transaction (schema changes); returns count."""

@@ -320,6 +320,7 @@ def load(
         _write(tx, "replace_crawl_related", crawl_rows, max(1, batch // 20), step)
         tx.run("meta_set", state_id=state.state_id)
     store.promote()
+    graph.cache.clear()  # catalogue figures and the popular list changed
 
     report = dataset.report
     return LoadSummary(

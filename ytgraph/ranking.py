@@ -36,7 +36,6 @@ A missing count (views, comments, ...) is 0. ``rank`` is a pure function: it nee
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,28 +88,18 @@ class CatalogStats:
         return max(known) if known else None
 
 
-_STATS: dict[int, tuple[weakref.ref[Graph], CatalogStats]] = {}
-
-
 def catalog_stats(graph: Graph, *, refresh: bool = False) -> CatalogStats:
     """The catalogue's figures, read once per ``Graph`` object (``refresh`` reads them again)."""
-    key = id(graph)
-    hit = _STATS.get(key)
-    if hit is not None and hit[0]() is graph and not refresh:
-        return hit[1]
-    rows = graph.run("catalog_stats")
-    stats = CatalogStats.from_record(rows[0] if rows else {})
-    if hit is None or hit[0]() is not graph:
-        weakref.finalize(graph, _STATS.pop, key, None)
-    _STATS[key] = (weakref.ref(graph), stats)
-    return stats
+    stats = graph.cache.get("catalog_stats")
+    if stats is None or refresh:
+        rows = graph.run("catalog_stats")
+        stats = graph.cache["catalog_stats"] = CatalogStats.from_record(rows[0] if rows else {})
+    return stats  # type: ignore[no-any-return]
 
 
 def forget_catalog_stats(graph: Graph) -> None:
     """Drop the cached figures of ``graph`` (call after a load changed the catalogue)."""
-    hit = _STATS.get(id(graph))
-    if hit is not None and hit[0]() is graph:
-        del _STATS[id(graph)]
+    graph.cache.pop("catalog_stats", None)
 
 
 # --------------------------------------------------------------------------------------- signals

@@ -35,6 +35,9 @@ MIN_N = 4
 MAX_N = 60
 
 
+POPULAR_HEAD = 1000  # popular videos kept in memory per Graph for backfill
+
+
 def check_n(n: Any) -> int:
     """The list length is a whole number from 4 to 60."""
     if isinstance(n, bool) or not isinstance(n, int) or not MIN_N <= n <= MAX_N:
@@ -109,7 +112,15 @@ def backfill(
         return []
     ranking = settings.ranking
     skip = set(exclude) | {r.video_id for r in have}
-    rows = graph.run("popular", exclude=sorted(skip), limit=max(ranking.pool, n))
+    want = max(ranking.pool, n)
+    # The popular list is the same for everyone: read its head once per Graph, filter per user,
+    # and ask the server again only for a user who has seen most of it.
+    head = graph.cache.get("popular")
+    if head is None:
+        head = graph.cache["popular"] = graph.run("popular", exclude=[], limit=POPULAR_HEAD)
+    rows = [r for r in head if r["video_id"] not in skip]
+    if len(rows) < want and len(head) == POPULAR_HEAD:
+        rows = graph.run("popular", exclude=sorted(skip), limit=want)
     per_channel: dict[str, int] = {}
     per_category: dict[str, int] = {}
     for r in have:
