@@ -4,7 +4,7 @@ Builds (or reuses, --reuse) a generated graph of --videos videos with --per-vide
 (Zipf-skewed targets, mostly inside a topical neighbourhood) and --users users with a handful of
 actions, on a bench server of its own; then times `recommend()` for random users.
 
-    python bench/bench_recommend.py                 # 100k videos, 2M RELATED, 2k users
+    python bench/bench_recommend.py                 # 100k videos, 2.1M RELATED, 2k users
     python bench/bench_recommend.py --reuse --runs 5
 """
 
@@ -146,7 +146,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--videos", type=int, default=100_000)
-    ap.add_argument("--per-video", type=int, default=20)
+    ap.add_argument("--per-video", type=int, default=32)  # ~2.1M distinct edges
     ap.add_argument("--users", type=int, default=2_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--requests", type=int, default=400, help="recommend() calls per run")
