@@ -165,23 +165,26 @@ def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, An
 def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
     """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
     r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
-    rows: list[dict[str, Any]] = []
-    have = set()
-    for src, g in r.groupby("src", sort=True):
-        have.add(src)
+    src = r["src"].to_numpy()
+    # Group boundaries once, then plain list slices: far cheaper than a pandas groupby loop.
+    cuts = np.flatnonzero(src[1:] != src[:-1]) + 1 if len(src) else np.array([], dtype=int)
+    starts = [0, *cuts.tolist()] if len(src) else []
+    ends = [*cuts.tolist(), len(src)] if len(src) else []
+    cols = {
+        "dst": r["dst"].tolist(),
+        "score": r["score"].astype(float).tolist(),
+        "cooccurrences": r["cooccurrences"].astype(int).tolist(),
+        "rank": r["rank"].astype(int).tolist(),
+        "weight": r["weight"].astype(float).tolist(),
+    }
+    rows: list[dict[str, Any]] = [
+        {"src": src[a], **{k: v[a:b] for k, v in cols.items()}}
+        for a, b in zip(starts, ends, strict=True)
+    ]
+    have = {row["src"] for row in rows}
+    for missing in sorted(set(sources.tolist()) - have):
         rows.append(
-            {
-                "src": src,
-                "dst": g["dst"].tolist(),
-                "score": g["score"].tolist(),
-                "cooccurrences": g["cooccurrences"].astype(int).tolist(),
-                "rank": g["rank"].astype(int).tolist(),
-                "weight": g["weight"].tolist(),
-            }
-        )
-    for src in sorted(set(sources.tolist()) - have):
-        rows.append(
-            {"src": src, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []}
+            {"src": missing, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []}
         )
     return rows
 
