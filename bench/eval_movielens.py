@@ -1,7 +1,7 @@
 """Offline evaluation on MovieLens (ml-latest-small): ytgraph vs the baselines and SAR.
 
     python bench/eval_movielens.py [--protocols temporal,last-n,random] [--n 10] [--seed 0]
-        [--variants eval.toml] [--no-sar] [--max-users N] [--out bench/out/eval]
+        [--variants eval/variants.toml] [--no-sar] [--max-users N] [--out bench/out/eval]
 
 For each protocol: prints the table, writes ``<out>/<protocol>.json`` and ``<out>/<protocol>.png``.
 The data folder is ``$YTGRAPH_DATA/ml-latest-small`` (default ``../shared/data``). The evaluation

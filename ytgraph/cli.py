@@ -504,6 +504,71 @@ def demo_recommend(
             typer.echo("")
 
 
+# -- evaluation ---------------------------------------------------------------------------------
+@app.command()
+@handled
+def evaluate(
+    events: Annotated[
+        list[Path], typer.Argument(help="Events (or a MovieLens folder with --format movielens).")
+    ],
+    videos: Annotated[Path | None, typer.Option(help="Video metadata file.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="canonical | movielens | youtube2008")] = (
+        "canonical"
+    ),
+    protocol: Annotated[
+        str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
+    ] = "temporal",
+    n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,
+    variants: Annotated[
+        Path | None, typer.Option(help="TOML file of [[variant]] overrides (eval/variants.toml).")
+    ] = None,
+    peers: Annotated[
+        str, typer.Option(help="Comma list: sar (all three), sar-lift, sar-jaccard, sar-cosine.")
+    ] = "",
+    seed: Annotated[int, typer.Option(help="Seed of the random split and bootstrap.")] = 0,
+    test_fraction: Annotated[float | None, typer.Option(help="Share of activity held out.")] = None,
+    max_users: Annotated[
+        int | None, typer.Option(help="Evaluate a seeded sample of users.")
+    ] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% CIs.")] = 1000,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON.")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of the metrics.")] = None,
+) -> None:
+    """Offline evaluation: ytgraph (and variants) vs Most Viewed, Top Favorited, Top Rated, Random
+    and optionally SAR, on one split, with hit rate, precision, recall, nDCG, coverage, diversity.
+
+    Everything is built from the training part only, on an evaluation server of its own (its
+    database is emptied: never the demo graph).
+    """
+    from loaders import read_dataset
+    from ytgraph.evaluate import evaluate as run_evaluate
+    from ytgraph.evaluate import load_variants
+
+    cfg = settings()
+    dataset = read_dataset(fmt, [str(p) for p in events], str(videos) if videos else None, False)
+    report = run_evaluate(
+        dataset,
+        cfg,
+        protocol=protocol,
+        n=n,
+        variants=load_variants(variants) if variants else None,
+        peers=[p.strip() for p in peers.split(",") if p.strip()],
+        seed=seed,
+        test_fraction=test_fraction,
+        max_users=max_users,
+        resamples=resamples,
+        echo=None if STATE.quiet else note,
+    )
+    typer.echo(report.table())
+    if json_out:
+        json_out.write_text(json.dumps(report.to_json(), indent=2, default=str))
+        note(f"ytgraph: wrote {json_out}")
+    if plot:
+        note(f"ytgraph: wrote {report.plot(plot)}")
+
+
 # -- Neo4j Browser ------------------------------------------------------------------------------
 @app.command()
 @handled

@@ -94,7 +94,7 @@ def catalog_stats(graph: Graph, *, refresh: bool = False) -> CatalogStats:
     if stats is None or refresh:
         rows = graph.run("catalog_stats")
         stats = graph.cache["catalog_stats"] = CatalogStats.from_record(rows[0] if rows else {})
-    return stats  # type: ignore[no-any-return]
+    return stats
 
 
 def forget_catalog_stats(graph: Graph) -> None:
