@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ytgraph.candidates import Path
 from ytgraph.config import Settings
 from ytgraph.errors import InputError
 from ytgraph.graph import Graph
@@ -31,26 +32,11 @@ USER_ACTIONS = ("WATCHED", "LIKED", "FAVORITED", "RATED", "PLAYLISTED")
 
 
 @dataclass(frozen=True)
-class ExplainPath:
-    """One seed -> video path with each edge's score, weight (score / best of its list) and rank."""
+class ExplainPath(Path):
+    """A candidate path with what a person reading it needs too: titles and each edge's rank."""
 
-    seed: str
-    videos: tuple[str, ...]
-    titles: tuple[str | None, ...]
-    scores: tuple[float, ...]
-    weights: tuple[float, ...]
-    ranks: tuple[int, ...]
-
-    @property
-    def depth(self) -> int:
-        return len(self.videos) - 1
-
-    @property
-    def strength(self) -> float:
-        out = 1.0
-        for w in self.weights:
-            out *= w
-        return out
+    titles: tuple[str | None, ...] = ()
+    ranks: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -210,12 +196,12 @@ def find_paths(
     rows = graph.run("explain_paths", seeds=seeds, video_id=video_id, depth=depth, k=int(per_hop))
     paths = [
         ExplainPath(
-            r["seed"],
-            tuple(r["path"]),
-            tuple(r["titles"]),
-            tuple(r["scores"]),
-            tuple(r["weights"]),
-            tuple(r["ranks"]),
+            seed=r["seed"],
+            videos=tuple(r["path"]),
+            scores=tuple(r["scores"]),
+            weights=tuple(r["weights"]),
+            titles=tuple(r["titles"]),
+            ranks=tuple(r["ranks"]),
         )
         for r in rows
     ]
