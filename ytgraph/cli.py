@@ -168,6 +168,7 @@ class _Opened:
 
 def _progress() -> Any:
     """A rich progress display whose callback fits the library's (stage, done, total) hook."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
@@ -177,7 +178,7 @@ def _progress() -> Any:
         TimeElapsedColumn(),
         transient=True,
         disable=STATE.quiet or not sys.stderr.isatty(),
-        console=__import__("rich.console").console.Console(stderr=True),
+        console=Console(stderr=True),
     )
 
 

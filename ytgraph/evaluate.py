@@ -90,7 +90,6 @@ from ytgraph.config import Neo4jSettings, Settings, cache_dir
 from ytgraph.errors import ConfigError, InputError, YtGraphError
 from ytgraph.graph import Graph
 from ytgraph.load import LoadSummary, fingerprint, load, wipe_graph
-from ytgraph.ranking import forget_catalog_stats
 from ytgraph.recommend import Failed, check_n, recommend_many
 
 Echo = Callable[[str], None]
@@ -276,8 +275,7 @@ def load_training(
     wipe_graph(graph)
     with tempfile.TemporaryDirectory(prefix="ytgraph-eval-state-") as tmp:
         summary = load(dataset, settings, graph, Path(tmp) / "state", progress=progress)
-    forget_catalog_stats(graph)
-    return summary
+    return summary  # load() already cleared the graph's cached catalogue figures
 
 
 # ----------------------------------------------------------------------------------- baselines
