@@ -21,7 +21,7 @@ from typing import Any
 import neo4j
 import pytest
 
-from ytgraph import browser
+from ytgraph import browser, connect
 from ytgraph.config import CandidateSettings, SeedSettings, Settings
 from ytgraph.connect import Connection
 from ytgraph.graph import Graph, parameters, query
@@ -973,11 +973,11 @@ def test_managed_server_serves_guide_and_style(neo4j_conn: Connection) -> None:
 
 
 def test_browse_info(neo4j_conn: Connection) -> None:
-    info = browser.browse_info(neo4j_conn)
+    info = connect.browse_info(neo4j_conn)
     assert "password" not in info and info["user"] == neo4j_conn.user
     assert info["url"] is not None and info["url"].startswith(str(neo4j_conn.browser_url))
     assert "dbms=" in info["url"]
-    assert browser.browse_info(neo4j_conn, show_password=True)["password"] == neo4j_conn.password
+    assert connect.browse_info(neo4j_conn, show_password=True)["password"] == neo4j_conn.password
     if neo4j_conn.server is not None:
         assert info["password_file"] == str(neo4j_conn.server.password_file)
         assert info["guide"] == f"{neo4j_conn.browser_url}ytgraph/guide.html"

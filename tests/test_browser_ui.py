@@ -24,7 +24,7 @@ from tests.test_browser_queries import (
     load_world,
     why_expected,
 )
-from ytgraph import browser
+from ytgraph import browser, connect
 from ytgraph.connect import Connection
 from ytgraph.graph import Graph
 
@@ -76,7 +76,7 @@ def test_guide_style_and_why_recommended(graph: Graph, neo4j_conn: Connection) -
     if neo4j_conn.server is None:
         pytest.skip("the guide and style are installed on the managed server only")
     load_world(graph)
-    info = browser.browse_info(neo4j_conn, show_password=True)
+    info = connect.browse_info(neo4j_conn, show_password=True)
     q = QUERIES["why_recommended"]
     user, video = q.params["user_id"], q.params["video_id"]
     nodes, rels = why_expected(user, video, q.params["k"], q.params["rating_threshold"])

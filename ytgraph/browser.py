@@ -36,15 +36,11 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
 from ytgraph.config import Settings
 from ytgraph.errors import YtGraphError
 from ytgraph.graph import cypher_dir
-
-if TYPE_CHECKING:
-    from ytgraph.connect import Connection
 
 STATIC_DIR = "ytgraph"  # served at /browser/ytgraph/
 GUIDE_FILE = "guide.html"
@@ -340,30 +336,3 @@ def conf_lines(http_port: int) -> list[str]:
         f"browser.remote_content_hostname_whitelist={REMOTE_CONTENT_HOSTS}",
         f"dbms.security.http_static_content_security_policy_header={CONTENT_SECURITY_POLICY}",
     ]
-
-
-def browse_info(conn: Connection, *, show_password: bool = False) -> dict[str, str | None]:
-    """Where to open the Browser and how to log in: what ``ytgraph browse`` prints.
-
-    ``url`` opens the Browser with the connect form filled in (all but the password); ``guide`` is
-    set when the server serves ours (the managed one). The password itself is included only when
-    asked for; otherwise ``password_file`` says where it is (None when it came from the user).
-    """
-    if not conn.browser_url:
-        raise YtGraphError(f"no Neo4j Browser is known for {conn.uri}")
-    bolt = conn.uri.split("://", 1)[-1]
-    connect = f"bolt://{conn.user}@{bolt}" if conn.uri.startswith("bolt") else conn.uri
-    info: dict[str, str | None] = {
-        "url": f"{conn.browser_url}?dbms={quote(connect, safe='')}",
-        "user": conn.user,
-        "password_file": conn.password_file,
-        "guide": None,
-        "post_connect_cmd": None,
-    }
-    if conn.server is not None:
-        base = conn.browser_url.split("/browser", 1)[0]
-        info["guide"] = static_url(base, GUIDE_FILE)
-        info["post_connect_cmd"] = post_connect_command(base)
-    if show_password:
-        info["password"] = conn.password
-    return info

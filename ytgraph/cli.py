@@ -101,9 +101,9 @@ def echo_json(data: Any) -> None:
 @handled
 def neo4j_start() -> None:
     """Resolve (first time only) and start the managed Neo4j; wait until it answers."""
-    from ytgraph.server import ManagedServer
+    from ytgraph.connect import managed_server
 
-    server = ManagedServer(settings().neo4j)
+    server = managed_server(settings().neo4j)
     already = server.pid() is not None
     seconds = server.start(echo=note)
     if already:
@@ -588,7 +588,7 @@ def browse(
     After login the Browser shows ytgraph's guide (what the graph holds, ready queries) and styles
     the graph (videos by title).
     """
-    from ytgraph.browser import browse_info
+    from ytgraph.connect import browse_info
 
     with _Opened(settings()) as opened:
         info = browse_info(opened.conn, show_password=show_password)

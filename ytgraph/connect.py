@@ -13,12 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
+from ytgraph import browser
+from ytgraph.browser import GUIDE_FILE, post_connect_command, static_url
 from ytgraph.config import Neo4jSettings
-from ytgraph.errors import ServerError
+from ytgraph.errors import ServerError, YtGraphError
 from ytgraph.server import ManagedServer
 
 Echo = Callable[[str], None]
@@ -65,6 +68,11 @@ class Connection:
         self.driver.close()
         if self._keepalive is not None:
             self._keepalive.stop()
+
+
+def managed_server(settings: Neo4jSettings, home: Path | None = None) -> ManagedServer:
+    """The managed server as ytgraph runs it: with the Browser add-on (guide, style, policy)."""
+    return ManagedServer(settings, home=home, addons=(browser,))
 
 
 def docker_available(timeout: float = 2.0) -> bool:
@@ -127,7 +135,7 @@ def resolve(
         )
     if docker_available():
         return _testcontainer(settings, say)
-    server = ManagedServer(settings, home=home)
+    server = managed_server(settings, home=home)
     if server.pid() is None and not start:
         raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
     if start:
@@ -174,3 +182,30 @@ def _testcontainer(settings: Neo4jSettings, say: Echo) -> Connection:
         driver,
         _keepalive=container,
     )
+
+
+def browse_info(conn: Connection, *, show_password: bool = False) -> dict[str, str | None]:
+    """Where to open the Browser and how to log in: what ``ytgraph browse`` prints.
+
+    ``url`` opens the Browser with the connect form filled in (all but the password); ``guide`` is
+    set when the server serves ours (the managed one). The password itself is included only when
+    asked for; otherwise ``password_file`` says where it is (None when it came from the user).
+    """
+    if not conn.browser_url:
+        raise YtGraphError(f"no Neo4j Browser is known for {conn.uri}")
+    bolt = conn.uri.split("://", 1)[-1]
+    connect = f"bolt://{conn.user}@{bolt}" if conn.uri.startswith("bolt") else conn.uri
+    info: dict[str, str | None] = {
+        "url": f"{conn.browser_url}?dbms={quote(connect, safe='')}",
+        "user": conn.user,
+        "password_file": conn.password_file,
+        "guide": None,
+        "post_connect_cmd": None,
+    }
+    if conn.server is not None:
+        base = conn.browser_url.split("/browser", 1)[0]
+        info["guide"] = static_url(base, GUIDE_FILE)
+        info["post_connect_cmd"] = post_connect_command(base)
+    if show_password:
+        info["password"] = conn.password
+    return info

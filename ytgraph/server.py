@@ -19,9 +19,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ytgraph.config import Neo4jSettings, cache_dir
 from ytgraph.errors import ServerError
@@ -39,6 +40,18 @@ _DEP = (
     "    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
     "<version>{v}</version></dependency>"
 )
+
+
+class ServerAddon(Protocol):
+    """Something a home carries besides Neo4j itself: lines for neo4j.conf and files to install.
+
+    The server knows nothing of what an add-on is for; ``ytgraph.browser`` (the analysts' guide and
+    style) is one, wired in by ``connect.managed_server``.
+    """
+
+    def conf_lines(self, http_port: int) -> list[str]: ...
+
+    def install(self, home: Path, lib_dir: Path) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -107,8 +120,14 @@ def _pid_alive(pid: int) -> bool:
 class ManagedServer:
     """One Neo4j home (conf, data, logs, run) on top of a shared, cached set of resolved jars."""
 
-    def __init__(self, settings: Neo4jSettings, home: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Neo4jSettings,
+        home: Path | None = None,
+        addons: Sequence[ServerAddon] = (),
+    ) -> None:
         self.settings = settings
+        self.addons = tuple(addons)
         root = cache_dir()
         self.dist = root / "dist" / f"neo4j-{settings.version}-browser-{settings.browser_version}"
         self.home = Path(home or settings.home or root / "home" / "default")
@@ -254,10 +273,8 @@ class ManagedServer:
         )
 
     def browser_conf_lines(self) -> list[str]:
-        """The Browser's guide and style after login, their allowed hosts, a loopback-only CSP."""
-        from ytgraph import browser
-
-        return browser.conf_lines(self.settings.http_port)
+        """What the add-ons put into neo4j.conf (the Browser's guide, style and policy)."""
+        return [line for addon in self.addons for line in addon.conf_lines(self.settings.http_port)]
 
     def configure(self) -> None:
         """Write the home's layout and conf; set a generated initial password on first use."""
@@ -270,11 +287,8 @@ class ManagedServer:
                     continue
                 path.unlink()
             path.symlink_to(target, target_is_directory=True)
-        # /browser/ is served from <home>/web/neo4j-browser.zip when it exists (a jar in plugins/
-        # is not looked at): the Browser plus our guide and style, rebuilt when they change.
-        from ytgraph import browser
-
-        browser.install(self.home, self.dist / "lib")
+        for addon in self.addons:  # e.g. the Browser archive with ytgraph's guide and style
+            addon.install(self.home, self.dist / "lib")
         (self.home / "conf" / "neo4j.conf").write_text(self.conf_text())
         initialised = (self.home / "data" / "dbms").exists()
         if initialised and not self.password_file.exists():
