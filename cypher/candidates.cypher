@@ -6,45 +6,48 @@
 // (no video twice). Seeds and $exclude (e.g. already watched) are never candidates.
 // There is deliberately no index on RELATED.rank: with one, the planner seeks every edge of
 // rank <= $k in the whole graph instead of expanding from the seed.
+// Speed: RELATED only ever joins two videos, so the hops carry no label check; each path is plain
+// lists, not maps; and the answer is ONE row holding one list per candidate. Hundreds of rows of
+// nested maps cost more to stream and to decode than the expansion itself costs to run.
 UNWIND $seeds AS seed
 MATCH (s:Video {video_id: seed})
-CALL (s) {
-  MATCH (s)-[r1:RELATED]->(v1:Video)
+CALL (s, seed) {
+  MATCH (s)-[r1:RELATED]->(v1)
   WHERE r1.rank <= $k
-  RETURN [v1] AS nodes, [r1] AS rels
+  RETURN v1 AS c, [seed, v1.video_id] AS path, [r1.score] AS scores, [r1.weight] AS weights
   UNION ALL
-  WITH s WHERE $depth >= 2
-  MATCH (s)-[r1:RELATED]->(v1:Video)-[r2:RELATED]->(v2:Video)
+  WITH s, seed WHERE $depth >= 2
+  MATCH (s)-[r1:RELATED]->(v1)-[r2:RELATED]->(v2)
   WHERE r1.rank <= $k AND r2.rank <= $k AND v2 <> s
-  RETURN [v1, v2] AS nodes, [r1, r2] AS rels
+  RETURN v2 AS c, [seed, v1.video_id, v2.video_id] AS path,
+         [r1.score, r2.score] AS scores, [r1.weight, r2.weight] AS weights
   UNION ALL
-  WITH s WHERE $depth >= 3
-  MATCH (s)-[r1:RELATED]->(v1:Video)-[r2:RELATED]->(v2:Video)-[r3:RELATED]->(v3:Video)
+  WITH s, seed WHERE $depth >= 3
+  MATCH (s)-[r1:RELATED]->(v1)-[r2:RELATED]->(v2)-[r3:RELATED]->(v3)
   WHERE r1.rank <= $k AND r2.rank <= $k AND r3.rank <= $k
     AND v2 <> s AND v3 <> s AND v3 <> v1
-  RETURN [v1, v2, v3] AS nodes, [r1, r2, r3] AS rels
+  RETURN v3 AS c, [seed, v1.video_id, v2.video_id, v3.video_id] AS path,
+         [r1.score, r2.score, r3.score] AS scores, [r1.weight, r2.weight, r3.weight] AS weights
   UNION ALL
-  WITH s WHERE $depth >= 4
-  MATCH (s)-[r1:RELATED]->(v1:Video)-[r2:RELATED]->(v2:Video)-[r3:RELATED]->(v3:Video)
-        -[r4:RELATED]->(v4:Video)
-  WHERE r1.rank <= $k AND r2.rank <= $k
-    AND r3.rank <= $k AND r4.rank <= $k
+  WITH s, seed WHERE $depth >= 4
+  MATCH (s)-[r1:RELATED]->(v1)-[r2:RELATED]->(v2)-[r3:RELATED]->(v3)-[r4:RELATED]->(v4)
+  WHERE r1.rank <= $k AND r2.rank <= $k AND r3.rank <= $k AND r4.rank <= $k
     AND v2 <> s AND v3 <> s AND v3 <> v1 AND v4 <> s AND v4 <> v1 AND v4 <> v2
-  RETURN [v1, v2, v3, v4] AS nodes, [r1, r2, r3, r4] AS rels
+  RETURN v4 AS c, [seed, v1.video_id, v2.video_id, v3.video_id, v4.video_id] AS path,
+         [r1.score, r2.score, r3.score, r4.score] AS scores,
+         [r1.weight, r2.weight, r3.weight, r4.weight] AS weights
 }
-WITH seed, nodes, rels, nodes[-1] AS c
+WITH c, path, scores, weights
 WHERE NOT c.video_id IN $seeds AND NOT c.video_id IN $exclude
-// A path's strength is the product of its edges' weights (score / best score of that list).
-WITH c, seed, nodes, rels, reduce(p = 1.0, r IN rels | p * r.weight) AS strength
-WITH c,
-     collect({seed: seed, path: [seed] + [n IN nodes | n.video_id],
-              scores: [r IN rels | r.score], weights: [r IN rels | r.weight],
-              strength: strength}) AS paths,
-     max(strength) AS best
+// A path's strength is the product of its edges' weights (score / best score of that list); the
+// candidates with the strongest best path are kept.
+WITH c, collect(path) AS paths, collect(scores) AS scores, collect(weights) AS weights,
+     max(reduce(p = 1.0, w IN weights | p * w)) AS best
 ORDER BY best DESC, c.video_id
 LIMIT $max_candidates
-RETURN c.video_id AS video_id, c.title AS title, c.views AS views, c.likes AS likes,
-       c.favorites AS favorites, c.comments AS comments, c.rating_avg AS rating_avg,
-       c.rating_count AS rating_count, c.uploaded_at AS uploaded_at, c.sessions AS sessions,
-       c.channel_id AS channel_id, c.category AS category,
-       paths
+// One list per candidate, in the order of candidates.COLUMNS; paths[i], scores[i] and weights[i]
+// describe the same path.
+RETURN collect([c.video_id, c.title, c.channel_id, c.category,
+                c.views, c.likes, c.favorites, c.comments, c.rating_avg, c.rating_count,
+                c.uploaded_at, c.sessions,
+                paths, scores, weights]) AS candidates

@@ -717,8 +717,8 @@ def time_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             utc=True,
             errors="coerce",
         )
-        secs = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-        v[idx] = np.asarray(secs.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+        whole = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        v[idx] = np.asarray(whole.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
     bad = ~missing & np.isnan(v)
     return np.floor(v), missing, bad
 

@@ -6,10 +6,11 @@ expansion over a networkx graph, as the independent reference the tests hold Cyp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, overload
 
 import networkx as nx
 
@@ -28,9 +29,13 @@ FEATURES = (
     "uploaded_at",
     "sessions",
 )
+# What each candidate list of candidates.cypher holds, in order.
+COLUMNS = ("video_id", "title", "channel_id", "category", *FEATURES, "paths", "scores", "weights")
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ costs three times as much, and a request builds
+# hundreds of paths. Nothing in ytgraph changes a Path once made.
+@dataclass(slots=True)
 class Path:
     """One seed → candidate path: the videos in order (seed first) and each edge's score and weight."""
 
@@ -46,26 +51,93 @@ class Path:
     @property
     def strength(self) -> float:
         """Product of the edge weights (each edge's score relative to the best in its list)."""
-        out = 1.0
-        for w in self.weights:
-            out *= w
-        return out
+        return math.prod(self.weights)
+
+
+class PathList(Sequence[Path]):
+    """A candidate's paths, strongest first (ties by the videos), made into ``Path`` objects only
+    when someone looks at them.
+
+    The ranking reads only each path's seed, depth and strength (``seeds``, ``depths``,
+    ``strengths``, in the order the paths arrived); a request ranks hundreds of candidates and
+    shows a dozen, so most paths are never built.
+    """
+
+    __slots__ = ("_paths", "_raw", "depths", "seeds", "strengths")
+
+    def __init__(
+        self,
+        videos: Sequence[Sequence[str]] = (),
+        scores: Sequence[Sequence[float]] = (),
+        weights: Sequence[Sequence[float]] = (),
+    ) -> None:
+        self.seeds: list[str] = [v[0] for v in videos]
+        self.depths: list[int] = [len(v) - 1 for v in videos]
+        self.strengths: list[float] = [math.prod(w) for w in weights]
+        self._raw = (videos, scores, weights)
+        self._paths: list[Path] | None = None
+
+    @classmethod
+    def of(cls, paths: Iterable[Path]) -> PathList:
+        given = list(paths)
+        return cls([p.videos for p in given], [p.scores for p in given], [p.weights for p in given])
+
+    def _built(self) -> list[Path]:
+        if self._paths is None:
+            videos, scores, weights = self._raw
+            paths = [
+                Path(v[0], tuple(v), tuple(s), tuple(w))
+                for v, s, w in zip(videos, scores, weights, strict=True)
+            ]
+            paths.sort(key=lambda p: (-p.strength, p.videos))
+            self._paths = paths
+        return self._paths
+
+    @overload
+    def __getitem__(self, i: int) -> Path: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Path]: ...
+    def __getitem__(self, i: int | slice) -> Path | list[Path]:
+        return self._built()[i]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PathList):
+            return self._built() == other._built()
+        return isinstance(other, list) and self._built() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PathList({self._built()!r})"
 
 
 @dataclass
 class Candidate:
-    """A video reachable from the seeds, its quality fields, and every path that reaches it."""
+    """A video reachable from the seeds, its quality fields, and every path that reaches it.
+
+    ``paths`` may be given as any list of ``Path``; it is kept as a ``PathList``.
+    """
 
     video_id: str
     title: str | None = None
     channel_id: str | None = None
     category: str | None = None
     features: dict[str, float | None] = field(default_factory=dict)
-    paths: list[Path] = field(default_factory=list)
+    paths: PathList = field(default_factory=PathList)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paths, PathList):
+            self.paths = PathList.of(self.paths)
 
     @property
     def best_strength(self) -> float:
-        return max((p.strength for p in self.paths), default=0.0)
+        return max(self.paths.strengths, default=0.0)
 
 
 def check_depth(depth: int) -> int:
@@ -75,19 +147,17 @@ def check_depth(depth: int) -> int:
     return depth
 
 
-def candidate_from_record(rec: dict[str, Any]) -> Candidate:
-    paths = [
-        Path(p["seed"], tuple(p["path"]), tuple(p["scores"]), tuple(p["weights"]))
-        for p in rec.get("paths") or []
-    ]
-    paths.sort(key=lambda p: (-p.strength, p.videos))
+def candidate_from_row(row: Sequence[Any]) -> Candidate:
+    """One list of candidates.cypher (see ``COLUMNS``) as a Candidate."""
+    video_id, title, channel_id, category, *values = row
+    *features, videos, scores, weights = values
     return Candidate(
-        video_id=rec["video_id"],
-        title=rec.get("title"),
-        channel_id=rec.get("channel_id"),
-        category=rec.get("category"),
-        features={k: rec.get(k) for k in FEATURES},
-        paths=paths,
+        video_id=video_id,
+        title=title,
+        channel_id=channel_id,
+        category=category,
+        features=dict(zip(FEATURES, features, strict=True)),
+        paths=PathList(videos, scores, weights),
     )
 
 
@@ -101,7 +171,7 @@ def expand(
     depth = check_depth(settings.depth)
     if not seeds:
         return []
-    records = graph.run(
+    (answer,) = graph.run(
         "candidates",
         seeds=list(seeds),
         exclude=sorted(set(exclude)),
@@ -109,7 +179,7 @@ def expand(
         k=int(settings.per_hop),
         max_candidates=int(settings.max_candidates),
     )
-    return [candidate_from_record(r) for r in records]
+    return [candidate_from_row(row) for row in answer["candidates"]]
 
 
 def expand_reference(

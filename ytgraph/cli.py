@@ -7,6 +7,7 @@ Library errors (``YtGraphError``) become one line on stderr and the error's exit
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -427,6 +428,9 @@ def recommend(
             raise typer.BadParameter(f"cannot read {users}: {e}") from None
         failed = 0
         with _Opened(cfg) as opened:
+            # A batch is a long-lived process: keep its start-up heap (modules, the driver) out of
+            # the cyclic GC's full passes, which otherwise land in the middle of some user's list.
+            gc.freeze()
             for item in recommend_many(
                 opened.graph, ids, cfg, n=n, depth=depth, allow_unknown=allow_unknown
             ):

@@ -141,7 +141,7 @@ class Split:
     cut: int | None = None  # temporal: the first timestamp of the test part
 
     def truth_sets(self) -> dict[str, set[str]]:
-        return {u: set(g) for u, g in self.truth.groupby("user_id", sort=True)["video_id"]}
+        return {str(u): set(g) for u, g in self.truth.groupby("user_id", sort=True)["video_id"]}
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -766,7 +766,7 @@ def by_period(
         arr = np.array(hits)
         out.append(
             {
-                "period": int(period),
+                "period": int(str(period)),
                 "users": len(hits),
                 "hit_rate": float(arr[:, 0].mean()),
                 "precision": float(arr[:, 1].mean()),
@@ -842,7 +842,7 @@ def evaluate(
         f"ytgraph: {protocol} split: {len(split.train):,} training events, {len(users):,} test "
         f"users, {len(truth_rows):,} test videos"
     )
-    seen = {u: set(g) for u, g in split.train.groupby("user_id", sort=False)["video_id"]}
+    seen = {str(u): set(g) for u, g in split.train.groupby("user_id", sort=False)["video_id"]}
     train_data = training_dataset(split, dataset.videos)
     vids = train_data.videos.set_index("video_id")
     channel_of = _lookup(vids, "channel_id")

@@ -31,7 +31,7 @@ from ytgraph.seeds import Seed
 USER_ACTIONS = ("WATCHED", "LIKED", "FAVORITED", "RATED", "PLAYLISTED")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExplainPath(Path):
     """A candidate path with what a person reading it needs too: titles and each edge's rank."""
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -135,7 +135,7 @@ def _watched_rows(
     agg = agg.reset_index()
     agg["count"] = agg["count"].astype(int)
     agg["long_watches"] = agg["long_watches"].astype(int)
-    return agg.to_dict("records")
+    return cast(list[dict[str, Any]], agg.to_dict("records"))
 
 
 def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
@@ -159,7 +159,7 @@ def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, An
             "count": out["count"].astype(int),
         }
     )
-    return rows.to_dict("records")
+    return cast(list[dict[str, Any]], rows.to_dict("records"))
 
 
 def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:

@@ -36,11 +36,13 @@ A missing count (views, comments, ...) is 0. ``rank`` is a pure function: it nee
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast, overload
 
-from ytgraph.candidates import Candidate, Path
+import numpy as np
+
+from ytgraph.candidates import FEATURES, Candidate, Path
 from ytgraph.config import RankingSettings
 from ytgraph.graph import Graph
 from ytgraph.seeds import Seed
@@ -116,15 +118,26 @@ def _num(x: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _clamp(x: float) -> float:
-    return min(1.0, max(0.0, x))
+def feature_matrix(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The ``FEATURES`` of each row as a float array of shape (rows, features); NaN = unknown."""
+    values = [[row.get(k) for k in FEATURES] for row in rows]
+    try:
+        out = np.array(values, dtype=float).reshape(len(values), len(FEATURES))
+    except (TypeError, ValueError):  # a text or other oddity somewhere: go value by value
+        out = np.array([[_num(x) for x in row] for row in values], dtype=float).reshape(
+            len(values), len(FEATURES)
+        )
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
-def log_norm(value: float | None, top: float | None) -> float:
-    """``log1p(value) / log1p(top)`` in [0, 1]; 0 when either is unknown or not positive."""
-    if value is None or top is None or value <= 0 or top <= 0:
-        return 0.0
-    return _clamp(math.log1p(value) / math.log1p(top))
+def log_norm(values: np.ndarray, top: float | None) -> np.ndarray:
+    """``log1p(value) / log1p(top)`` in [0, 1]; 0 where either is unknown or not positive."""
+    if top is None or top <= 0:
+        return np.zeros_like(values)
+    with np.errstate(invalid="ignore"):
+        ratio = np.log1p(np.where(values > 0, values, 0.0)) / math.log1p(top)
+    return np.clip(np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
 
 
 def popularity_value(features: Mapping[str, Any]) -> float | None:
@@ -134,55 +147,51 @@ def popularity_value(features: Mapping[str, Any]) -> float | None:
 
 
 def smoothed_rating(
-    rating_avg: float | None, rating_count: float | None, stats: CatalogStats, prior_count: float
-) -> float:
+    rating_avg: np.ndarray, rating_count: np.ndarray, stats: CatalogStats, prior_count: float
+) -> np.ndarray:
     """``(n * avg + m * mean) / (n + m)`` on the 1..5 scale; the global mean without ratings."""
     mean = stats.mean_rating if stats.mean_rating is not None else DEFAULT_RATING
-    n = rating_count if rating_count is not None and rating_count > 0 else 0.0
-    if rating_avg is None or n == 0:
-        return mean
+    n = np.where(rating_count > 0, rating_count, 0.0)  # NaN > 0 is False: no count is 0
+    rated = (n > 0) & ~np.isnan(rating_avg)
     m = max(0.0, prior_count)
-    return (n * rating_avg + m * mean) / (n + m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = (n * rating_avg + m * mean) / (n + m)
+    return np.where(rated, smoothed, mean)
 
 
-def quality_signals(
-    features: Mapping[str, Any], stats: CatalogStats, settings: RankingSettings
-) -> dict[str, float]:
-    """``views, rating, comments, likes, freshness`` of one video, each in [0, 1]."""
+def quality_matrix(
+    features: np.ndarray, stats: CatalogStats, settings: RankingSettings
+) -> np.ndarray:
+    """``QUALITY`` signals (views, rating, comments, likes, freshness) of each row of a
+    ``feature_matrix``, shape (rows, 5), each in [0, 1]."""
+    col = {k: features[:, i] for i, k in enumerate(FEATURES)}
+    popularity = np.where(np.isnan(col["views"]), col["sessions"], col["views"])
     rating = smoothed_rating(
-        _num(features.get("rating_avg")),
-        _num(features.get("rating_count")),
-        stats,
-        settings.rating_prior_count,
+        col["rating_avg"], col["rating_count"], stats, settings.rating_prior_count
     )
-    likes = (_num(features.get("likes")) or 0.0) + (_num(features.get("favorites")) or 0.0)
-    uploaded = _num(features.get("uploaded_at"))
-    if uploaded is None or stats.newest is None:
-        freshness = 0.0
+    likes = np.nan_to_num(col["likes"]) + np.nan_to_num(col["favorites"])
+    uploaded = col["uploaded_at"]
+    if stats.newest is None:
+        freshness = np.zeros(len(features))
     else:
-        age_days = max(0.0, (stats.newest - uploaded) / DAY)
+        age_days = np.maximum(0.0, (stats.newest - uploaded) / DAY)
         half_life = settings.freshness_half_life_days
-        freshness = 0.5 ** (age_days / half_life) if half_life > 0 else 1.0
-    return {
-        "views": log_norm(popularity_value(features), stats.max_popularity),
-        "rating": _clamp(rating / MAX_RATING),
-        "comments": log_norm(_num(features.get("comments")), stats.max_comments),
-        "likes": log_norm(likes, stats.max_likes),
-        "freshness": _clamp(freshness),
-    }
+        fresh = 0.5 ** (age_days / half_life) if half_life > 0 else np.ones(len(features))
+        freshness = np.where(np.isnan(uploaded), 0.0, fresh)
+    return np.column_stack(
+        [
+            log_norm(popularity, stats.max_popularity),
+            np.clip(rating / MAX_RATING, 0.0, 1.0),
+            log_norm(col["comments"], stats.max_comments),
+            log_norm(likes, stats.max_likes),
+            np.clip(freshness, 0.0, 1.0),
+        ]
+    )
 
 
 def weights(settings: RankingSettings) -> dict[str, float]:
     """The weight of every signal, in ``SIGNALS`` order."""
     return {k: float(getattr(settings, f"w_{k}")) for k in SIGNALS}
-
-
-def seed_contributions(paths: Sequence[Path], seed_weight: Mapping[str, float]) -> dict[str, float]:
-    """Per seed: the sum of ``seed_weight * strength`` over that seed's paths."""
-    out: dict[str, float] = {}
-    for p in paths:
-        out[p.seed] = out.get(p.seed, 0.0) + seed_weight.get(p.seed, 0.0) * p.strength
-    return out
 
 
 # ------------------------------------------------------------------------------------ the ranking
@@ -252,7 +261,7 @@ class RankedList:
     """The final list, every scored candidate (best first), and why the re-rank cut some."""
 
     recommendations: list[Recommendation]
-    scored: list[Recommendation]
+    scored: Sequence[Recommendation]
     cuts: dict[str, Cut]
     n: int
     pool: int
@@ -268,8 +277,32 @@ class RankedList:
         return next((r for r in self.scored if r.video_id == video_id), None)
 
 
-def score_of(signals: Mapping[str, float], settings: RankingSettings) -> float:
-    return sum(w * signals.get(k, 0.0) for k, w in weights(settings).items())
+class ScoredList(Sequence[Recommendation]):
+    """Every scored candidate as a ``Recommendation``, best first, each made when first looked at:
+    the re-rank reads the best ``pool``; only ``explain`` and notebooks walk the rest."""
+
+    def __init__(self, order: Sequence[int], make: Callable[[int], Recommendation]) -> None:
+        self._order = list(order)
+        self._make = make
+        self._made: dict[int, Recommendation] = {}
+
+    def _at(self, position: int) -> Recommendation:
+        rec = self._made.get(position)
+        if rec is None:
+            rec = self._made[position] = self._make(self._order[position])
+        return rec
+
+    @overload
+    def __getitem__(self, i: int) -> Recommendation: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Recommendation]: ...
+    def __getitem__(self, i: int | slice) -> Recommendation | list[Recommendation]:
+        if isinstance(i, slice):
+            return [self._at(k) for k in range(*i.indices(len(self._order)))]
+        return self._at(range(len(self._order))[i])
+
+    def __len__(self) -> int:
+        return len(self._order)
 
 
 def score_candidates(
@@ -277,41 +310,70 @@ def score_candidates(
     seeds: Sequence[Seed],
     stats: CatalogStats,
     settings: RankingSettings,
-) -> list[Recommendation]:
-    """Every candidate scored, best first (ties by video id); ``rank`` is left unset."""
-    seed_weight = {s.video_id: s.weight for s in seeds}
+) -> ScoredList:
+    """Every candidate scored, best first (ties by video id); ``rank`` is left unset.
+
+    All signals are computed for all candidates at once over flat arrays of their paths (a
+    serving request ranks hundreds of candidates); ``Recommendation`` objects are made lazily.
+    """
+    n = len(candidates)
+    # Seed columns: the user's seeds in seed-set order, then any other path start (weight 0) by id,
+    # so that argmax's first-wins picks the same seed as "most contribution, then seed order".
+    column = {s.video_id: i for i, s in enumerate(seeds)}
+    starts = {x for c in candidates for x in c.paths.seeds}
+    for extra in sorted(starts - column.keys()):
+        column[extra] = len(column)
+    names = list(column)
     seed_title = {s.video_id: s.title for s in seeds}
-    seed_order = {s.video_id: i for i, s in enumerate(seeds)}
-    contributions = [seed_contributions(c.paths, seed_weight) for c in candidates]
-    raw = [sum(c.values()) for c in contributions]
-    top = max(raw, default=0.0)
-    out: list[Recommendation] = []
-    for cand, contrib, total in zip(candidates, contributions, raw, strict=True):
-        depths = [p.depth for p in cand.paths if p.depth > 0]
-        signals = {
-            "relatedness": _clamp(total / top) if top > 0 else 0.0,
-            "support": min(1.0, len(contrib) / SUPPORT_SATURATION),
-            "depth": 1.0 / min(depths) if depths else 0.0,
-            **quality_signals(cand.features, stats, settings),
-        }
+    seed_weight = np.zeros(len(column))
+    seed_weight[: len(seeds)] = [s.weight for s in seeds]
+
+    owner = np.repeat(np.arange(n), [len(c.paths) for c in candidates])
+    col = np.array([column[x] for c in candidates for x in c.paths.seeds], dtype=np.intp)
+    strength = np.array([x for c in candidates for x in c.paths.strengths], dtype=float)
+    depth = np.array([x for c in candidates for x in c.paths.depths], dtype=float)
+
+    # contribution[c, s] = sum over the paths from seed s to candidate c of weight(s) * strength.
+    contribution = np.zeros((n, len(column)))
+    np.add.at(contribution, (owner, col), seed_weight[col] * strength)
+    reached = np.zeros((n, len(column)), dtype=bool)
+    reached[owner, col] = True
+    raw = contribution.sum(axis=1)
+    top = float(raw.max()) if n else 0.0
+    shortest = np.full(n, np.inf)
+    np.minimum.at(shortest, owner, np.where(depth > 0, depth, np.inf))
+    specificity = np.column_stack(
+        [
+            np.clip(raw / top, 0.0, 1.0) if top > 0 else np.zeros(n),
+            np.minimum(1.0, reached.sum(axis=1) / SUPPORT_SATURATION),
+            np.where(np.isfinite(shortest), 1.0 / shortest, 0.0),
+        ]
+    ).reshape(n, len(SPECIFICITY))
+    quality = quality_matrix(feature_matrix([c.features for c in candidates]), stats, settings)
+    signals = np.hstack([specificity, quality])
+    scores = (signals @ np.array(list(weights(settings).values()))).tolist()
+    best: list[int] = np.where(reached, contribution, -np.inf).argmax(axis=1).tolist() if n else []
+    has_path = cast(list[bool], reached.any(axis=1).tolist())
+
+    def make(i: int) -> Recommendation:
+        cand = candidates[i]
         because: dict[str, Any] = {}
-        if contrib:
-            best = min(contrib, key=lambda s: (-contrib[s], seed_order.get(s, len(seed_order)), s))
-            because = {"seed_video_id": best, "seed_title": seed_title.get(best)}
-        out.append(
-            Recommendation(
-                video_id=cand.video_id,
-                title=cand.title,
-                score=score_of(signals, settings),
-                signals=signals,
-                because=because,
-                paths=list(cand.paths),
-                channel_id=cand.channel_id,
-                category=cand.category,
-            )
+        if has_path[i]:
+            seed = names[best[i]]
+            because = {"seed_video_id": seed, "seed_title": seed_title.get(seed)}
+        return Recommendation(
+            video_id=cand.video_id,
+            title=cand.title,
+            score=scores[i],
+            signals=dict(zip(SIGNALS, signals[i].tolist(), strict=True)),
+            because=because,
+            paths=list(cand.paths),
+            channel_id=cand.channel_id,
+            category=cand.category,
         )
-    out.sort(key=lambda r: (-r.score, r.video_id))
-    return out
+
+    order = sorted(range(n), key=lambda i: (-scores[i], candidates[i].video_id))
+    return ScoredList(order, make)
 
 
 def _caps_hit(
@@ -376,7 +438,7 @@ def rank(
 def popular_recommendation(row: Mapping[str, Any], stats: CatalogStats) -> Recommendation:
     """A popularity backfill from a ``popular.cypher`` row: score = popularity in [0, 1]."""
     raw = popularity_value(row)
-    value = log_norm(raw, stats.max_popularity)
+    value = float(log_norm(np.array([np.nan if raw is None else raw]), stats.max_popularity)[0])
     return Recommendation(
         video_id=row["video_id"],
         title=row.get("title"),

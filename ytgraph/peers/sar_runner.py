@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("recommenders").setLevel(logging.WARNING)
     train = pd.read_csv(
         args.train,
-        dtype={"user_id": str, "video_id": str, "rating": float, "timestamp": "int64"},
+        dtype={"user_id": str, "video_id": str, "rating": float, "timestamp": "int64"},  # type: ignore[arg-type]
         keep_default_na=False,
     )
     with open(args.users, encoding="utf-8") as f:
