@@ -2,7 +2,9 @@
 
 Builds (or reuses, --reuse) a generated graph of --videos videos with --per-video RELATED edges each
 (Zipf-skewed targets, mostly inside a topical neighbourhood) and --users users with a handful of
-actions, on a bench server of its own; then times `recommend()` for random users.
+actions, on a bench server of its own; then times `recommend()` (online: seeds, Cypher expansion,
+ranking) for random users, precomputes every user's list in batch, and times `serve()` (the stored
+list, one query) for the same users.
 
     python bench/bench_recommend.py                 # 100k videos, 2.1M RELATED, 2k users
     python bench/bench_recommend.py --reuse --runs 5
@@ -14,6 +16,7 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +157,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="keep the graph if it has this shape")
+    ap.add_argument("--no-precompute", action="store_true", help="time online recommend() only")
     ap.add_argument(
         "--no-freeze",
         action="store_true",
@@ -181,7 +185,8 @@ def main() -> None:
             f"(+{t['related_rows_s']:.1f}s building rows in Python)"
         )
 
-    from ytgraph.recommend import recommend
+    from ytgraph.recommend import Recommendations, recommend
+    from ytgraph.serve import precompute, serve
 
     s.candidates.depth = args.depth
     rng = np.random.default_rng(args.seed + 1)
@@ -194,20 +199,40 @@ def main() -> None:
         # collection walks that heap in the middle of some request: the tail of the latency.
         gc.freeze()
     print(f"gc: {'start-up heap frozen' if not args.no_freeze else 'not frozen'}")
-    p50s, p99s = [], []
-    for run in range(args.runs):
-        lat = []
-        for u in users:
-            t0 = time.perf_counter()
-            recs = recommend(graph, u, s)
-            lat.append((time.perf_counter() - t0) * 1000)
-            assert recs.recommendations
-        p50s.append(percentile(lat, 50))
-        p99s.append(percentile(lat, 99))
-        print(f"run {run + 1}: {len(lat)} requests, p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms")
+
+    def timed(label: str, call: Callable[[str], Recommendations]) -> None:
+        p50s, p99s = [], []
+        for run in range(args.runs):
+            lat = []
+            for u in users:
+                t0 = time.perf_counter()
+                recs = call(u)
+                lat.append((time.perf_counter() - t0) * 1000)
+                assert recs.recommendations
+            p50s.append(percentile(lat, 50))
+            p99s.append(percentile(lat, 99))
+            print(
+                f"  run {run + 1}: {len(lat)} requests, p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms"
+            )
+        print(
+            f"{label} depth {args.depth}: p50 {median(p50s):.1f} ms, p99 {median(p99s):.1f} ms "
+            f"(medians over {args.runs} runs of {args.requests})"
+        )
+
+    timed("recommend() online", lambda u: recommend(graph, u, s))
+    if args.no_precompute:
+        conn.close()
+        return
+    report = precompute(graph, s)
     print(
-        f"recommend depth {args.depth}: p50 {median(p50s):.1f} ms, p99 {median(p99s):.1f} ms "
-        f"(medians over {args.runs} runs of {args.requests})"
+        f"precompute: {report.stored:,} lists in {report.seconds:.1f}s "
+        f"= {report.users / report.seconds:,.0f} users/s"
+    )
+    timed("serve() precomputed", lambda u: serve(graph, u, s))
+    sample = users[:20]
+    assert all(serve(graph, u, s).source == "precomputed" for u in sample)
+    assert all(serve(graph, u, s).to_json() == recommend(graph, u, s).to_json() for u in sample), (
+        "a served list differs from the online one"
     )
     conn.close()
 

@@ -146,6 +146,29 @@ def test_recommend_json_and_batch(cli_env: Graph, tmp_path: Path) -> None:
     assert "unknown user" in lines[1]["error"] and "recommendations" in lines[2]
 
 
+def test_precompute_then_serve(cli_env: Graph, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD)
+    assert run("load", str(events), "--min-count", "1")[0] == 0
+    users = tmp_path / "users.txt"
+    users.write_text("u1\nnobody\nu2\n")
+    code, out, err = run("precompute", "--users", str(users), "--n", "4", "--json")
+    assert code == 1  # nobody failed; u1 and u2 were stored
+    report = json.loads(out)
+    assert (report["users"], report["stored"]) == (3, 2)
+    assert [f["user_id"] for f in report["failed"]] == ["nobody"]
+    assert "nobody" in err and "Traceback" not in err
+    stored, _, _ = cli_env.driver.execute_query(
+        "MATCH (u:User) WHERE u.recs_key = $key RETURN u.user_id AS u ORDER BY u",
+        key=report["key"],
+    )
+    assert [r["u"] for r in stored] == ["u1", "u2"]
+    served = run("recommend", "u2", "--n", "4", "--json")
+    fresh = run("recommend", "u2", "--n", "4", "--json", "--fresh")
+    assert served[0] == fresh[0] == 0
+    assert json.loads(served[1]) == json.loads(fresh[1])
+
+
 def test_bad_usage_exits_2(cli_env: Graph) -> None:
     assert run("recommend", "u1", "--n", "3")[0] == 2
     assert run("recommend", "u1", "--depth", "9")[0] == 2
@@ -170,6 +193,7 @@ def test_every_command_has_help() -> None:
         "browse",
         "generate",
         "neo4j",
+        "precompute",
     } <= set(names)
     for name in names:
         result = CliRunner().invoke(app, [name, "--help"])

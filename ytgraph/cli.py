@@ -406,13 +406,24 @@ def recommend(
     allow_unknown: Annotated[
         bool, typer.Option(help="Give an unknown user the popular list instead of an error.")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Compute online even where `ytgraph precompute` stored a valid list."
+        ),
+    ] = False,
 ) -> None:
     """Recommend videos for a user: seeds → Cypher expansion over RELATED → ranking → diversity.
 
     Each recommendation says which of the user's videos it comes from ("because you watched X").
+    A list stored by `ytgraph precompute` for this graph generation and these settings is served
+    as it is (one query); any other is computed online. Both give the same list.
     """
     from ytgraph.recommend import Failed, check_n, recommend_many
-    from ytgraph.recommend import recommend as run_recommend
+    from ytgraph.recommend import recommend as online
+    from ytgraph.serve import serve
+
+    run_recommend = online if fresh else serve
 
     if (user is None) == (users is None):
         raise typer.BadParameter("give one USER, or --users FILE")
@@ -432,7 +443,13 @@ def recommend(
             # the cyclic GC's full passes, which otherwise land in the middle of some user's list.
             gc.freeze()
             for item in recommend_many(
-                opened.graph, ids, cfg, n=n, depth=depth, allow_unknown=allow_unknown
+                opened.graph,
+                ids,
+                cfg,
+                n=n,
+                depth=depth,
+                allow_unknown=allow_unknown,
+                using=run_recommend,
             ):
                 if isinstance(item, Failed):
                     failed += 1
@@ -451,6 +468,60 @@ def recommend(
         typer.echo(json.dumps(recs.to_json(), indent=None if jsonl else 2, default=str))
     else:
         _rec_table(recs)
+
+
+@app.command()
+@handled
+def precompute(
+    users: Annotated[
+        Path | None,
+        typer.Option("--users", help="File of user ids, one a line (default: every user)."),
+    ] = None,
+    n: Annotated[int | None, typer.Option("--n", help="List length (4-60, default 12).")] = None,
+    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4, default 2).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Compute and store recommendation lists in batch, for `ytgraph recommend` to serve.
+
+    The paper's design: lists are computed ahead (run this after each load, several times a day)
+    and served with one query. A stored list is used only while the graph and the settings are
+    the ones it was computed for; after a load, users are served online until this runs again.
+    Exit 1 if some users failed (each is named on stderr); the others are stored.
+    """
+    from ytgraph.recommend import check_n
+    from ytgraph.serve import precompute as run_precompute
+
+    cfg = settings()
+    if n is not None:
+        check_n(n)
+    ids: list[str] | None = None
+    if users is not None:
+        try:
+            ids = [
+                ln.strip() for ln in users.read_text(encoding="utf-8").splitlines() if ln.strip()
+            ]
+        except (OSError, UnicodeDecodeError) as e:
+            raise typer.BadParameter(f"cannot read {users}: {e}") from None
+    with _Opened(cfg) as opened, _progress() as bar:
+        gc.freeze()  # a long batch: see `recommend --users`
+        task = bar.add_task("precompute", total=None)
+
+        def step(_stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = run_precompute(opened.graph, cfg, ids, n=n, depth=depth, progress=step)
+    for f in report.failed:  # errors, not chatter: shown under --quiet too
+        typer.echo(f"ytgraph: {f.user_id}: {f.error}", err=True)
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        rate = report.users / report.seconds if report.seconds > 0 else 0.0
+        typer.echo(
+            f"stored {report.stored:,} of {report.users:,} lists in {report.seconds:.1f}s "
+            f"({rate:,.0f} users/s); {len(report.failed)} failed"
+        )
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -13,7 +13,7 @@ popular videos, each labelled ``because = {"kind": "popular", ...}``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,9 @@ class Recommendations:
     excluded: frozenset[str] = frozenset()  # seeds, and touched videos if exclude_watched
     candidates: list[Candidate] = field(default_factory=list, repr=False)
     ranked: RankedList | None = field(default=None, repr=False)
+    # "online": computed by this call; "precomputed": read back from a batch (ytgraph.serve),
+    # which keeps the list and the seeds but not the working (candidates, ranked, excluded).
+    source: str = "online"
 
     @property
     def backfilled(self) -> int:
@@ -208,19 +211,19 @@ def recommend_many(
     n: int | None = None,
     depth: int | None = None,
     allow_unknown: bool = False,
+    using: Callable[..., Recommendations] | None = None,
 ) -> Iterator[Recommendations | Failed]:
-    """``recommend`` for each user in turn over the one driver; a user that fails (unknown, a bad
-    id, a failed query) yields a ``Failed`` and the others go on. ``n`` and ``depth`` are checked
-    before the first user."""
+    """``recommend`` (or ``using``, e.g. ``serve.serve``, same arguments) for each user in turn over
+    the one driver; a user that fails (unknown, a bad id, a failed query) yields a ``Failed`` and
+    the others go on. ``n`` and ``depth`` are checked before the first user."""
     size = check_n(settings.ranking.n if n is None else n)
     hops = check_depth(settings.candidates.depth if depth is None else depth)
+    one = recommend if using is None else using
 
     def run() -> Iterator[Recommendations | Failed]:
         for user_id in user_ids:
             try:
-                yield recommend(
-                    graph, user_id, settings, n=size, depth=hops, allow_unknown=allow_unknown
-                )
+                yield one(graph, user_id, settings, n=size, depth=hops, allow_unknown=allow_unknown)
             except YtGraphError as e:
                 yield Failed(str(user_id), e)
 
