@@ -25,6 +25,7 @@ from ytgraph import browser, connect
 from ytgraph.config import CandidateSettings, SeedSettings, Settings
 from ytgraph.connect import Connection
 from ytgraph.graph import Graph, parameters, query
+from ytgraph.recommend import user_actions as graph_user_actions
 from ytgraph.seeds import seed_set
 from ytgraph.server import ManagedServer
 
@@ -695,7 +696,7 @@ def test_user_seeds(world: Graph) -> None:
         for params in (mine_params, browser_params(mine_params)):
             assert_rows([r.data() for r in run(world, q, params)], want)
         # ... and the recommender's own seed code agrees, from the graph's user_actions rows.
-        mine = seed_set(world.run("user_actions", user_id=user), s)
+        mine = seed_set(graph_user_actions(world, user), s)
         assert [(x.video_id, x.reasons) for x in mine] == [
             (w["video_id"], tuple(w["reasons"])) for w in want
         ]

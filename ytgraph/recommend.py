@@ -149,6 +149,13 @@ def backfill(
     return out
 
 
+def user_actions(graph: Graph, user_id: str) -> list[dict[str, Any]]:
+    """The user's actions, one dict per (video, kind); empty for an unknown user, and one dict of
+    nulls for a known user who did nothing yet."""
+    rows = graph.run("user_actions", user_id=user_id)
+    return list(rows[0]["actions"]) if rows else []
+
+
 def _touched(actions: Iterable[Mapping[str, Any]]) -> frozenset[str]:
     return frozenset(a["video_id"] for a in actions if a.get("video_id") is not None)
 
@@ -170,7 +177,7 @@ def recommend(
     size = check_n(settings.ranking.n if n is None else n)
     hops = check_depth(settings.candidates.depth if depth is None else depth)
     check_user_id(user_id)
-    actions = graph.run("user_actions", user_id=user_id)
+    actions = user_actions(graph, user_id)
     known = bool(actions)
     if not known and not allow_unknown:
         raise NotFoundError(f"unknown user {user_id!r}")
