@@ -167,6 +167,15 @@ class _Opened:
         return str(self.conn.server.home) if self.conn.server else self.conn.uri
 
 
+def _user_ids(path: Path) -> list[str]:
+    """The user ids of a file, one a line (blank lines skipped); unreadable is bad input."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise typer.BadParameter(f"cannot read {path}: {e}") from None
+    return [ln.strip() for ln in lines if ln.strip()]
+
+
 def _progress() -> Any:
     """A rich progress display whose callback fits the library's (stage, done, total) hook."""
     from rich.console import Console
@@ -431,12 +440,7 @@ def recommend(
     if n is not None:
         check_n(n)
     if users is not None:
-        try:
-            ids = [
-                ln.strip() for ln in users.read_text(encoding="utf-8").splitlines() if ln.strip()
-            ]
-        except (OSError, UnicodeDecodeError) as e:
-            raise typer.BadParameter(f"cannot read {users}: {e}") from None
+        ids = _user_ids(users)
         failed = 0
         with _Opened(cfg) as opened:
             # A batch is a long-lived process: keep its start-up heap (modules, the driver) out of
@@ -494,14 +498,7 @@ def precompute(
     cfg = settings()
     if n is not None:
         check_n(n)
-    ids: list[str] | None = None
-    if users is not None:
-        try:
-            ids = [
-                ln.strip() for ln in users.read_text(encoding="utf-8").splitlines() if ln.strip()
-            ]
-        except (OSError, UnicodeDecodeError) as e:
-            raise typer.BadParameter(f"cannot read {users}: {e}") from None
+    ids = None if users is None else _user_ids(users)
     with _Opened(cfg) as opened, _progress() as bar:
         gc.freeze()  # a long batch: see `recommend --users`
         task = bar.add_task("precompute", total=None)
