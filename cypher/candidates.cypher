@@ -45,7 +45,7 @@ WITH c, collect(path) AS paths, collect(scores) AS scores, collect(weights) AS w
      max(reduce(p = 1.0, w IN weights | p * w)) AS best
 ORDER BY best DESC, c.video_id
 LIMIT $max_candidates
-// One list per candidate, in the order of candidates.COLUMNS; paths[i], scores[i] and weights[i]
+// One list per candidate, as candidates.candidate_from_row reads it; paths[i], scores[i] and weights[i]
 // describe the same path.
 RETURN collect([c.video_id, c.title, c.channel_id, c.category,
                 c.views, c.likes, c.favorites, c.comments, c.rating_avg, c.rating_count,

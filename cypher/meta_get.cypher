@@ -1,3 +1,4 @@
-// The load bookkeeping that ties the graph to the count state kept beside it.
+// The generation of the graph: the state id of the count state its last load committed
+// (null before the first load). Loads check it against the state folder; serving keys lists by it.
 OPTIONAL MATCH (m:YtgraphMeta {key: 'state'})
-RETURN m.state_id AS state_id, m.loads AS loads, m.updated_at AS updated_at
+RETURN m.state_id AS state_id

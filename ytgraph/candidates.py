@@ -29,8 +29,6 @@ FEATURES = (
     "uploaded_at",
     "sessions",
 )
-# What each candidate list of candidates.cypher holds, in order.
-COLUMNS = ("video_id", "title", "channel_id", "category", *FEATURES, "paths", "scores", "weights")
 
 
 # Not frozen: a frozen dataclass's __init__ costs three times as much, and a request builds
@@ -54,13 +52,19 @@ class Path:
         return math.prod(self.weights)
 
 
+def path_order(p: Path) -> tuple[float, tuple[str, ...]]:
+    """How paths are listed everywhere: strongest first, ties by the videos."""
+    return (-p.strength, p.videos)
+
+
 class PathList(Sequence[Path]):
     """A candidate's paths, strongest first (ties by the videos), made into ``Path`` objects only
     when someone looks at them.
 
-    The ranking reads only each path's seed, depth and strength (``seeds``, ``depths``,
-    ``strengths``, in the order the paths arrived); a request ranks hundreds of candidates and
-    shows a dozen, so most paths are never built.
+    The ranking reads only each path's seed, depth and strength: the lists ``seeds``,
+    ``depths`` and ``strengths``. They are in the order the paths ARRIVED, not in ``path_order``
+    (``paths.seeds[i]`` is not ``paths[i].seed``); read them whole. A request ranks hundreds of
+    candidates and shows a dozen, so most paths are never built.
     """
 
     __slots__ = ("_paths", "_raw", "depths", "seeds", "strengths")
@@ -85,12 +89,12 @@ class PathList(Sequence[Path]):
     def _built(self) -> list[Path]:
         if self._paths is None:
             videos, scores, weights = self._raw
-            paths = [
-                Path(v[0], tuple(v), tuple(s), tuple(w))
-                for v, s, w in zip(videos, scores, weights, strict=True)
+            # path_order, from the strengths already computed
+            order = sorted(range(len(videos)), key=lambda i: (-self.strengths[i], tuple(videos[i])))
+            self._paths = [
+                Path(videos[i][0], tuple(videos[i]), tuple(scores[i]), tuple(weights[i]))
+                for i in order
             ]
-            paths.sort(key=lambda p: (-p.strength, p.videos))
-            self._paths = paths
         return self._paths
 
     @overload
@@ -148,7 +152,8 @@ def check_depth(depth: int) -> int:
 
 
 def candidate_from_row(row: Sequence[Any]) -> Candidate:
-    """One list of candidates.cypher (see ``COLUMNS``) as a Candidate."""
+    """One list of candidates.cypher as a Candidate: video_id, title, channel_id, category, the
+    ``FEATURES`` in order, then the paths' videos, scores and weights."""
     video_id, title, channel_id, category, *values = row
     *features, videos, scores, weights = values
     return Candidate(
@@ -217,6 +222,6 @@ def expand_reference(
                 if related.edges[walk[-1], nxt]["rank"] <= settings.per_hop and nxt not in walk:
                     stack.append((*walk, nxt))
     for paths in found.values():
-        paths.sort(key=lambda p: (-p.strength, p.videos))
+        paths.sort(key=path_order)
     order = sorted(found, key=lambda c: (-found[c][0].strength, c))[: settings.max_candidates]
     return {c: found[c] for c in order}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ytgraph.candidates import Path
+from ytgraph.candidates import Path, path_order
 from ytgraph.config import Settings
 from ytgraph.errors import InputError
 from ytgraph.graph import Graph
@@ -205,7 +205,7 @@ def find_paths(
         )
         for r in rows
     ]
-    paths.sort(key=lambda p: (-p.strength, p.videos))
+    paths.sort(key=path_order)
     return paths
 
 

@@ -226,8 +226,8 @@ def load(
     step: Progress = progress or (lambda _s, _d, _t: None)
     store = StateStore(state_dir)
     graph.run_script("schema")
-    meta = graph.run("meta_get")
-    old = store.reconcile(meta[0]["state_id"] if meta else None)
+    (meta,) = graph.run("meta_get")
+    old = store.reconcile(meta["state_id"])
 
     # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
     incoming = dataset.events.drop_duplicates(ignore_index=True)

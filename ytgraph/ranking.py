@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, cast, overload
 
 import numpy as np
@@ -45,9 +46,8 @@ import numpy as np
 from ytgraph.candidates import FEATURES, Candidate, Path
 from ytgraph.config import RankingSettings
 from ytgraph.graph import Graph
-from ytgraph.seeds import Seed
+from ytgraph.seeds import DAY, Seed
 
-DAY = 86_400.0
 SUPPORT_SATURATION = 3  # distinct supporting seeds at which `support` reaches 1
 DEFAULT_RATING = 3.0  # the global mean when the catalogue holds no rating at all (middle of 1..5)
 MAX_RATING = 5.0
@@ -90,10 +90,10 @@ class CatalogStats:
         return max(known) if known else None
 
 
-def catalog_stats(graph: Graph, *, refresh: bool = False) -> CatalogStats:
-    """The catalogue's figures, read once per ``Graph`` object (``refresh`` reads them again)."""
+def catalog_stats(graph: Graph) -> CatalogStats:
+    """The catalogue's figures, read once per ``Graph`` object (a load clears ``graph.cache``)."""
     stats = graph.cache.get("catalog_stats")
-    if stats is None or refresh:
+    if stats is None:
         rows = graph.run("catalog_stats")
         stats = graph.cache["catalog_stats"] = CatalogStats.from_record(rows[0] if rows else {})
     return stats
@@ -261,30 +261,41 @@ class RankedList:
     """The final list, every scored candidate (best first), and why the re-rank cut some."""
 
     recommendations: list[Recommendation]
-    scored: Sequence[Recommendation]
+    scored: ScoredList
     cuts: dict[str, Cut]
     n: int
     pool: int
 
     def position(self, video_id: str) -> int | None:
         """1-based place of a candidate in the score order, or None if it is no candidate."""
-        for i, rec in enumerate(self.scored, start=1):
-            if rec.video_id == video_id:
-                return i
-        return None
+        return self.scored.position(video_id)
 
     def get(self, video_id: str) -> Recommendation | None:
-        return next((r for r in self.scored if r.video_id == video_id), None)
+        place = self.scored.position(video_id)
+        return None if place is None else self.scored[place - 1]
 
 
 class ScoredList(Sequence[Recommendation]):
     """Every scored candidate as a ``Recommendation``, best first, each made when first looked at:
     the re-rank reads the best ``pool``; only ``explain`` and notebooks walk the rest."""
 
-    def __init__(self, order: Sequence[int], make: Callable[[int], Recommendation]) -> None:
+    def __init__(
+        self, order: Sequence[int], video_ids: Sequence[str], make: Callable[[int], Recommendation]
+    ) -> None:
+        """``order``: candidate indexes best first; ``video_ids``: each candidate's id (by index);
+        ``make(index)``: that candidate's Recommendation."""
         self._order = list(order)
+        self._ids = video_ids
         self._make = make
         self._made: dict[int, Recommendation] = {}
+        self._places: dict[str, int] | None = None
+
+    def position(self, video_id: str) -> int | None:
+        """1-based place of ``video_id`` in the score order (None if no candidate), found without
+        making any Recommendation."""
+        if self._places is None:
+            self._places = {self._ids[i]: p for p, i in enumerate(self._order, start=1)}
+        return self._places.get(video_id)
 
     def _at(self, position: int) -> Recommendation:
         rec = self._made.get(position)
@@ -372,21 +383,40 @@ def score_candidates(
             category=cand.category,
         )
 
-    order = sorted(range(n), key=lambda i: (-scores[i], candidates[i].video_id))
-    return ScoredList(order, make)
+    ids = [c.video_id for c in candidates]
+    order = sorted(range(n), key=lambda i: (-scores[i], ids[i]))
+    return ScoredList(order, ids, make)
 
 
-def _caps_hit(
-    rec: Recommendation, counts: dict[str, dict[str, int]], settings: RankingSettings
-) -> tuple[CapHit, ...]:
-    """The caps ``rec`` would break, given how many of each seed, channel, category are taken."""
-    hits = []
-    for cap, key in (("seed", rec.seed), ("channel", rec.channel_id), ("category", rec.category)):
-        limit = int(getattr(settings, f"max_per_{cap}"))
-        taken = counts[cap].get(key, 0) if key is not None else 0
-        if key is not None and limit > 0 and taken >= limit:
-            hits.append(CapHit(cap, key, taken, limit))
-    return tuple(hits)
+@dataclass
+class CapCounts:
+    """How many chosen recommendations each seed, channel and category already has."""
+
+    taken: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {"seed": {}, "channel": {}, "category": {}}
+    )
+
+    @staticmethod
+    def _keys(rec: Recommendation) -> tuple[tuple[str, str | None], ...]:
+        return (("seed", rec.seed), ("channel", rec.channel_id), ("category", rec.category))
+
+    def hits(self, rec: Recommendation, settings: RankingSettings) -> tuple[CapHit, ...]:
+        """The caps ``rec`` would break. A cap of 0 or less means no cap; a video without a
+        seed (channel, category) is never capped on it."""
+        out = []
+        for cap, key in self._keys(rec):
+            limit = int(getattr(settings, f"max_per_{cap}"))
+            if key is None or limit <= 0:
+                continue
+            count = self.taken[cap].get(key, 0)
+            if count >= limit:
+                out.append(CapHit(cap, key, count, limit))
+        return tuple(out)
+
+    def add(self, rec: Recommendation) -> None:
+        for cap, key in self._keys(rec):
+            if key is not None:
+                self.taken[cap][key] = self.taken[cap].get(key, 0) + 1
 
 
 def diversify(
@@ -398,24 +428,20 @@ def diversify(
     A cap of 0 or less means no cap; a video without channel (category) is never capped on it.
     """
     pool = max(settings.pool, n)
-    counts: dict[str, dict[str, int]] = {"seed": {}, "channel": {}, "category": {}}
+    counts = CapCounts()
     chosen: list[Recommendation] = []
     cuts: dict[str, Cut] = {}
-    for position, rec in enumerate(scored[:pool], start=1):
+    # islice, not scored[:pool]: a ScoredList makes each Recommendation as it is reached, and the
+    # walk usually stops well before the pool ends.
+    for position, rec in enumerate(islice(scored, pool), start=1):
         if len(chosen) >= n:
             break
-        hits = _caps_hit(rec, counts, settings)
+        hits = counts.hits(rec, settings)
         if hits:
             cuts[rec.video_id] = Cut(rec.video_id, position, hits)
             continue
         chosen.append(rec)
-        for cap, key in (
-            ("seed", rec.seed),
-            ("channel", rec.channel_id),
-            ("category", rec.category),
-        ):
-            if key is not None:
-                counts[cap][key] = counts[cap].get(key, 0) + 1
+        counts.add(rec)
     return chosen, cuts
 
 

@@ -22,6 +22,7 @@ from ytgraph.config import Settings
 from ytgraph.errors import InputError, NotFoundError, YtGraphError
 from ytgraph.graph import Graph
 from ytgraph.ranking import (
+    CapCounts,
     CatalogStats,
     RankedList,
     Recommendation,
@@ -43,6 +44,14 @@ def check_n(n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or not MIN_N <= n <= MAX_N:
         raise InputError(f"n must be a whole number from {MIN_N} to {MAX_N}, got {n!r}")
     return n
+
+
+def list_shape(settings: Settings, n: Any = None, depth: Any = None) -> tuple[int, int]:
+    """The checked list length and depth of a request: the arguments, else the settings."""
+    return (
+        check_n(settings.ranking.n if n is None else n),
+        check_depth(settings.candidates.depth if depth is None else depth),
+    )
 
 
 def check_user_id(user_id: Any) -> str:
@@ -124,27 +133,19 @@ def backfill(
     rows = [r for r in head if r["video_id"] not in skip]
     if len(rows) < want and len(head) == POPULAR_HEAD:
         rows = graph.run("popular", exclude=sorted(skip), limit=want)
-    per_channel: dict[str, int] = {}
-    per_category: dict[str, int] = {}
+    # The same caps as the re-rank, counted over the personal list first (a popular video has no
+    # seed, so only the channel and category caps can stop it).
+    taken = CapCounts()
     for r in have:
-        if r.channel_id is not None:
-            per_channel[r.channel_id] = per_channel.get(r.channel_id, 0) + 1
-        if r.category is not None:
-            per_category[r.category] = per_category.get(r.category, 0) + 1
+        taken.add(r)
     out: list[Recommendation] = []
     for row in rows:
         if len(out) >= need:
             break
         rec = popular_recommendation(row, stats)
-        ch, cat = rec.channel_id, rec.category
-        if ch is not None and 0 < ranking.max_per_channel <= per_channel.get(ch, 0):
+        if taken.hits(rec, ranking):
             continue
-        if cat is not None and 0 < ranking.max_per_category <= per_category.get(cat, 0):
-            continue
-        if ch is not None:
-            per_channel[ch] = per_channel.get(ch, 0) + 1
-        if cat is not None:
-            per_category[cat] = per_category.get(cat, 0) + 1
+        taken.add(rec)
         out.append(rec)
     return out
 
@@ -174,8 +175,7 @@ def recommend(
 
     An unknown user is a ``NotFoundError``, or with ``allow_unknown`` the popular list.
     """
-    size = check_n(settings.ranking.n if n is None else n)
-    hops = check_depth(settings.candidates.depth if depth is None else depth)
+    size, hops = list_shape(settings, n, depth)
     check_user_id(user_id)
     actions = user_actions(graph, user_id)
     known = bool(actions)
@@ -223,8 +223,7 @@ def recommend_many(
     """``recommend`` (or ``using``, e.g. ``serve.serve``, same arguments) for each user in turn over
     the one driver; a user that fails (unknown, a bad id, a failed query) yields a ``Failed`` and
     the others go on. ``n`` and ``depth`` are checked before the first user."""
-    size = check_n(settings.ranking.n if n is None else n)
-    hops = check_depth(settings.candidates.depth if depth is None else depth)
+    size, hops = list_shape(settings, n, depth)
     one = recommend if using is None else using
 
     def run() -> Iterator[Recommendations | Failed]:

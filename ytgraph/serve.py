@@ -12,7 +12,6 @@ computes it online otherwise, so a load or a settings change never serves a stal
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import time
@@ -20,15 +19,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ytgraph.candidates import Path, check_depth
+from ytgraph.candidates import Path
 from ytgraph.config import Settings
 from ytgraph.graph import Graph
 from ytgraph.ranking import Recommendation
 from ytgraph.recommend import (
     Failed,
     Recommendations,
-    check_n,
     check_user_id,
+    list_shape,
     recommend,
     recommend_many,
 )
@@ -46,9 +45,11 @@ def recommendation_key(state_id: str | None, settings: Settings, n: int, depth: 
         "state": state_id,
         "n": n,
         "depth": depth,
-        "seeds": dataclasses.asdict(settings.seeds),
-        "candidates": dataclasses.asdict(dataclasses.replace(settings.candidates, depth=depth)),
-        "ranking": dataclasses.asdict(dataclasses.replace(settings.ranking, n=n)),
+        # vars(), not dataclasses.asdict(): these sections are flat, and asdict's deep copy was
+        # most of the cost of a served request's key.
+        "seeds": vars(settings.seeds),
+        "candidates": {**vars(settings.candidates), "depth": depth},
+        "ranking": {**vars(settings.ranking), "n": n},
     }
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -130,8 +131,7 @@ def serve(
 ) -> Recommendations:
     """The stored list of ``user_id`` if it was computed for this graph generation and these
     settings (one query), else ``recommend`` online. Same arguments and errors as ``recommend``."""
-    size = check_n(settings.ranking.n if n is None else n)
-    hops = check_depth(settings.candidates.depth if depth is None else depth)
+    size, hops = list_shape(settings, n, depth)
     check_user_id(user_id)
     (row,) = graph.run("stored_recommendations", user_id=user_id)
     stored = row["recs"]
@@ -185,11 +185,10 @@ def precompute(
     the batch makes its lists stale (the key names the generation read at the start), and
     ``serve`` then computes online: never a list from a graph that is gone.
     """
-    size = check_n(settings.ranking.n if n is None else n)
-    hops = check_depth(settings.candidates.depth if depth is None else depth)
+    size, hops = list_shape(settings, n, depth)
     t0 = time.perf_counter()
     ids = [r["user_id"] for r in graph.run("all_users")] if user_ids is None else list(user_ids)
-    (state,) = graph.run("graph_state")
+    (state,) = graph.run("meta_get")
     key = recommendation_key(state["state_id"], settings, size, hops)
     step: Progress = progress or (lambda _s, _d, _t: None)
     report = PrecomputeReport(users=len(ids), stored=0, key=key, seconds=0.0)
