@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian's chromium drives the Browser tests (playwright cannot download a browser here).
+# YTGRAPH_CHROMIUM names another Chromium binary (the tests honour it too).
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@[ -n "$$YTGRAPH_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     neo = eval_neo4j_settings(settings)
-    server = ManagedServer(neo, home=Path(neo.home))
+    server = ManagedServer(neo)
     started_here = server.pid() is None
     try:
         for protocol in [x.strip() for x in args.protocols.split(",") if x.strip()]:

@@ -40,13 +40,10 @@ def make_settings(tmp: Path | None = None) -> Settings:
 @pytest.fixture(scope="session")
 def neo4j_conn() -> Iterator[Connection]:
     s = make_settings()
-    from ytgraph.server import ManagedServer
-
-    started_here = not s.neo4j.uri and ManagedServer(s.neo4j).pid() is None
-    conn = resolve(s.neo4j)
+    conn = resolve(s.neo4j, containers=True)
     yield conn
     conn.close()
-    if started_here and conn.server is not None and not os.environ.get("YTGRAPH_TEST_KEEP_SERVER"):
+    if conn.started and conn.server is not None and not os.environ.get("YTGRAPH_TEST_KEEP_SERVER"):
         conn.server.stop()
 
 

@@ -237,15 +237,22 @@ def _zip_file(out: zipfile.ZipFile, name: str, data: bytes) -> None:
     out.writestr(info, data)
 
 
-def build_static_jar(dest: Path, browser_jar: Path | None = None) -> Path:
+def our_files() -> dict[str, bytes]:
+    """The guide, style and saved queries, by their path inside the Browser archive."""
+    return {f"browser/{STATIC_DIR}/{n}": data for n, data in static_files().items()}
+
+
+def build_static_jar(
+    dest: Path, browser_jar: Path | None = None, ours: dict[str, bytes] | None = None
+) -> Path:
     """Write an archive of ``browser/ytgraph/*`` at ``dest``; with ``browser_jar``, the Browser too.
 
     Layout as Neo4j unpacks ``web/neo4j-browser*.zip``: the first entry is the ``browser/`` folder
     (it becomes ``/browser/``), every folder has its own entry before its files. Browser files are
     stored uncompressed (they are only unpacked once per start). Written to a temporary file and
-    renamed, so a reader never sees half an archive.
+    renamed, so a reader never sees half an archive. ``ours``: ``our_files()``, if already made.
     """
-    ours = {f"browser/{STATIC_DIR}/{n}": data for n, data in static_files().items()}
+    ours = our_files() if ours is None else ours
     files: dict[str, bytes] = {}
     if browser_jar is not None:
         with zipfile.ZipFile(browser_jar) as src:
@@ -301,7 +308,7 @@ def install(home: Path, lib_dir: Path) -> Path | None:
     if browser_jar is None:
         dest.unlink(missing_ok=True)
         return None
-    ours = {f"browser/{STATIC_DIR}/{n}": data for n, data in static_files().items()}
+    ours = our_files()
     want = _digest(ours, browser_jar)
     if dest.is_file():
         try:
@@ -313,7 +320,7 @@ def install(home: Path, lib_dir: Path) -> Path | None:
     for stale in web.glob("neo4j-browser*.zip"):  # Neo4j would serve the newest of several
         if stale != dest:
             stale.unlink()
-    return build_static_jar(dest, browser_jar)
+    return build_static_jar(dest, browser_jar, ours)
 
 
 def static_url(http_base: str, name: str) -> str:

@@ -105,9 +105,8 @@ def neo4j_start() -> None:
     from ytgraph.connect import managed_server
 
     server = managed_server(settings().neo4j)
-    already = server.pid() is not None
-    seconds = server.start(echo=note)
-    if already:
+    seconds = server.start(echo=note)  # 0.0: it was running, with this configuration
+    if seconds == 0.0:
         typer.echo(f"Neo4j is already running at {server.uri}")
     else:
         typer.echo(f"Neo4j started in {seconds:.1f}s at {server.uri}; Browser {server.browser_url}")
@@ -325,9 +324,10 @@ def related(
     from ytgraph.errors import NotFoundError
 
     with _Opened(settings()) as opened:
-        if not opened.graph.run("video_exists", video_id=video_id):
-            raise NotFoundError(f"unknown video {video_id!r}")
         rows = opened.graph.run("related_of", video_id=video_id, n=n)
+        # No rows: an unknown video, or one without a list. Only then is a second query needed.
+        if not rows and not opened.graph.run("video_exists", video_id=video_id):
+            raise NotFoundError(f"unknown video {video_id!r}")
     if as_json:
         echo_json(rows)
         return

@@ -44,6 +44,7 @@ class Connection:
     password_file: str | None
     driver: neo4j.Driver
     server: ManagedServer | None = None
+    started: bool = False  # the managed server was down and this resolve started it
     _keepalive: Any = field(default=None, repr=False)
 
     def version(self) -> str:
@@ -70,9 +71,9 @@ class Connection:
             self._keepalive.stop()
 
 
-def managed_server(settings: Neo4jSettings, home: Path | None = None) -> ManagedServer:
+def managed_server(settings: Neo4jSettings) -> ManagedServer:
     """The managed server as ytgraph runs it: with the Browser add-on (guide, style, policy)."""
-    return ManagedServer(settings, home=home, addons=(browser,))
+    return ManagedServer(settings, addons=(browser,))
 
 
 def docker_available(timeout: float = 2.0) -> bool:
@@ -115,10 +116,15 @@ def resolve(
     settings: Neo4jSettings,
     *,
     start: bool = True,
-    home: Path | None = None,
+    containers: bool = False,
     echo: Echo | None = _stderr,
 ) -> Connection:
-    """Find (or start) a Neo4j and return an open connection; ServerError when none can be had."""
+    """Find (or start) a Neo4j and return an open connection; ServerError when none can be had.
+
+    ``containers``: use a throwaway testcontainer when a Docker daemon answers (the test suite
+    does). Never for the CLI: the container goes when the connection closes, and with it the
+    graph, so each command would see an empty database.
+    """
     say: Echo = echo or (lambda _m: None)
     if settings.uri:
         driver = _open(settings.uri, settings.user, settings.password, settings.database)
@@ -133,10 +139,11 @@ def resolve(
             None,
             driver,
         )
-    if docker_available():
+    if containers and docker_available():
         return _testcontainer(settings, say)
-    server = managed_server(settings, home=home)
-    if server.pid() is None and not start:
+    server = managed_server(settings)
+    was_running = server.pid() is not None
+    if not was_running and not start:
         raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
     if start:
         # Starts it when down, restarts it when its configuration changed, else returns at once.
@@ -155,6 +162,7 @@ def resolve(
         str(server.password_file),
         driver,
         server=server,
+        started=start and not was_running,
     )
 
 

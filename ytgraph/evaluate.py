@@ -575,42 +575,6 @@ class EvalReport:
             "seconds": round(self.seconds, 3),
         }
 
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> EvalReport:
-        """The report back from ``to_json()`` (e.g. to draw or print it again)."""
-
-        def pairs(d: Mapping[str, Any]) -> dict[str, tuple[float, float] | None]:
-            return {k: (float(v[0]), float(v[1])) if v else None for k, v in d.items()}
-
-        systems = [
-            SystemResult(
-                name=s["name"],
-                kind=s["kind"],
-                metrics=dict(s["metrics"]),
-                ci=pairs(s["ci95"]),
-                relative=dict(s["relative_to_most_viewed_pct"]),
-                relative_ci=pairs(s["relative_ci95"]),
-                note=s.get("note", ""),
-                overrides=dict(s.get("overrides", {})),
-                seconds=float(s.get("seconds", 0.0)),
-                failed_users=int(s.get("failed_users", 0)),
-                by_period=list(s.get("by_period", [])),
-            )
-            for s in doc["systems"]
-        ]
-        return cls(
-            protocol=doc["protocol"],
-            n=int(doc["n"]),
-            seed=int(doc["seed"]),
-            split=dict(doc["split"]),
-            systems=systems,
-            loads=list(doc.get("loads", [])),
-            notes=list(doc.get("notes", [])),
-            period_days=doc.get("period_days"),
-            resamples=int(doc.get("resamples", 1000)),
-            seconds=float(doc.get("seconds", 0.0)),
-        )
-
     def table(self) -> str:
         """The figures as a text table, one row per system."""
         n = self.n
@@ -869,17 +833,13 @@ def evaluate(
     # ytgraph variants: one load per distinct counting fingerprint.
     loads: list[dict[str, Any]] = []
     conn = None
-    started_here = False
     try:
         if variant_list:
             if graph is None:
                 from ytgraph.connect import resolve
-                from ytgraph.server import ManagedServer
 
                 neo = eval_server or eval_neo4j_settings(settings)
-                home = Path(neo.home) if neo.home else None
-                started_here = not neo.uri and ManagedServer(neo, home=home).pid() is None
-                conn = resolve(neo, home=home, echo=say)
+                conn = resolve(neo, echo=say)
                 graph = Graph(conn.driver, conn.database)
             groups: dict[str, list[int]] = {}
             for i, s in enumerate(variant_settings):
@@ -915,7 +875,7 @@ def evaluate(
     finally:
         if conn is not None:
             conn.close()
-            if started_here and not keep_server and conn.server is not None:
+            if conn.started and not keep_server and conn.server is not None:
                 conn.server.stop()
 
     # Peers.

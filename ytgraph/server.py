@@ -20,7 +20,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -52,20 +51,6 @@ class ServerAddon(Protocol):
     def conf_lines(self, http_port: int) -> list[str]: ...
 
     def install(self, home: Path, lib_dir: Path) -> object: ...
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    """What ``ytgraph neo4j status`` reports."""
-
-    running: bool
-    uri: str
-    browser_url: str
-    version: str | None
-    user: str
-    password_file: str
-    home: str
-    pid: int | None
 
 
 def find_java() -> tuple[str, int]:
@@ -232,9 +217,6 @@ class ManagedServer:
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
             raise ServerError("Maven could not resolve Neo4j: " + " | ".join(lines[:2] or ["?"]))
-
-    def cache_size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.dist.rglob("*") if f.is_file())
 
     # -- configuration -----------------------------------------------------------------------
     def conf_text(self) -> str:
@@ -471,16 +453,3 @@ class ManagedServer:
                 if int(fields[2]) == pgid and fields[0] != "Z":
                     return True
         return False
-
-    def status(self, version: str | None = None) -> ServerStatus:
-        pid = self.pid()
-        return ServerStatus(
-            running=pid is not None and self._bolt_ok(),
-            uri=self.uri,
-            browser_url=self.browser_url,
-            version=version,
-            user=self.settings.user,
-            password_file=str(self.password_file),
-            home=str(self.home),
-            pid=pid,
-        )
