@@ -742,11 +742,26 @@ class Checker:
         self.reason[m] = why if isinstance(why, str) else why[m]
         self.ok &= ~m
 
-    def text(self, name: str, *, required: bool) -> pa.Array | None:
+    def flag_duplicate_ids(self, ids: pa.Array | None) -> None:
+        """Reject every accepted row whose id an earlier accepted row already has."""
+        if ids is None or not self.ok.any():
+            return
+        idx = np.flatnonzero(self.ok)
+        kept = pd.Series(ids.filter(pa.array(self.ok)).to_numpy(zero_copy_only=False), dtype=object)
+        dup = np.zeros(self.table.n, dtype=bool)
+        dup[idx[kept.duplicated(keep="first").to_numpy()]] = True
+        self.flag(dup, R_DUPLICATE_VIDEO)
+
+    def _column(self, name: str, required: bool) -> pa.Array | None:
+        """The column, or None when the table lacks it (every row rejected if it is required)."""
         arr = self.table.col(name)
+        if arr is None and required:
+            self.flag(np.ones(self.table.n, dtype=bool), R_MISSING.format(column=name))
+        return arr
+
+    def text(self, name: str, *, required: bool) -> pa.Array | None:
+        arr = self._column(name, required)
         if arr is None:
-            if required:
-                self.flag(np.ones(self.table.n, dtype=bool), R_MISSING.format(column=name))
             return None
         s, missing = text_values(arr)
         if required:
@@ -754,10 +769,8 @@ class Checker:
         return s
 
     def time(self, name: str, *, required: bool) -> np.ndarray:
-        arr = self.table.col(name)
+        arr = self._column(name, required)
         if arr is None:
-            if required:
-                self.flag(np.ones(self.table.n, dtype=bool), R_MISSING.format(column=name))
             return np.full(self.table.n, np.nan)
         v, missing, bad = time_values(arr)
         if required:
@@ -775,10 +788,8 @@ class Checker:
         nonnegative: bool = False,
         bounds: tuple[float, float] | None = None,
     ) -> np.ndarray:
-        arr = self.table.col(name)
+        arr = self._column(name, required)
         if arr is None:
-            if required:
-                self.flag(np.ones(self.table.n, dtype=bool), R_MISSING.format(column=name))
             return np.full(self.table.n, np.nan)
         v, missing, bad = number_values(arr)
         if required:
@@ -809,7 +820,7 @@ class Checker:
         return report
 
 
-def _objects(arr: pa.Array | None, ok: np.ndarray) -> pd.Series:
+def accepted_strings(arr: pa.Array | None, ok: np.ndarray) -> pd.Series:
     """Accepted values of a string array as an object Series (None where missing).
 
     Equal strings share one Python object (ids repeat a lot), which is faster and smaller.
@@ -852,10 +863,10 @@ def check_events(c: Checker) -> pd.DataFrame:
     ok = c.ok
     return pd.DataFrame(
         {
-            "user_id": _objects(user, ok),
-            "video_id": _objects(video, ok),
+            "user_id": accepted_strings(user, ok),
+            "video_id": accepted_strings(video, ok),
             "timestamp": ts[ok].astype(np.int64),
-            "event": _objects(ev, ok),
+            "event": accepted_strings(ev, ok),
             "watch_seconds": watch[ok],
             "rating": rating[ok],
         }
@@ -886,17 +897,14 @@ def check_videos(c: Checker) -> pd.DataFrame:
             out[name] = c.number(name, bounds=RATING_RANGE)
         else:
             out[name] = c.number(name, nonnegative=True)
-    if vid is not None and c.ok.any():
-        idx = np.flatnonzero(c.ok)
-        ids = pd.Series(vid.filter(pa.array(c.ok)).to_numpy(zero_copy_only=False), dtype=object)
-        dup = np.zeros(c.table.n, dtype=bool)
-        dup[idx[ids.duplicated(keep="first").to_numpy()]] = True
-        c.flag(dup, R_DUPLICATE_VIDEO)
+    c.flag_duplicate_ids(vid)
     ok = c.ok
-    frame: dict[str, Any] = {"video_id": _objects(vid, ok)}
+    frame: dict[str, Any] = {"video_id": accepted_strings(vid, ok)}
     for name, values in out.items():
         frame[name] = (
-            _objects(values, ok) if VIDEO_COLUMNS[name] == "str" else values[ok].astype(np.float64)
+            accepted_strings(values, ok)
+            if VIDEO_COLUMNS[name] == "str"
+            else values[ok].astype(np.float64)
         )
     return pd.DataFrame(frame)
 

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from loaders.canonical import (
     NUMBER_RE,
-    R_DUPLICATE_VIDEO,
     Checker,
     PathLike,
     Records,
     Table,
+    accepted_strings,
     csv_records,
     decode,
     read_bytes,
@@ -92,8 +91,8 @@ def _ratings(path: Path) -> tuple[pd.DataFrame, Checker]:
     ts = c.time("timestamp", required=True)
     ok = c.ok
     k = int(ok.sum())
-    users = _strings(user, ok)
-    videos = _strings(video, ok)
+    users = accepted_strings(user, ok).to_numpy()
+    videos = accepted_strings(video, ok).to_numpy()
     ratings = np.empty(2 * k)
     ratings[0::2] = np.nan
     ratings[1::2] = rating[ok]
@@ -110,31 +109,20 @@ def _ratings(path: Path) -> tuple[pd.DataFrame, Checker]:
     return events, c
 
 
-def _strings(arr: pa.Array | None, ok: np.ndarray) -> np.ndarray:
-    if arr is None:
-        return np.full(int(ok.sum()), None, dtype=object)
-    return np.asarray(arr.filter(pa.array(ok)).to_numpy(zero_copy_only=False), dtype=object)
-
-
 def _movies(path: Path) -> tuple[pd.DataFrame, Checker]:
     c = Checker(_table(path, MOVIES_COLUMNS, "movies"))
     vid = c.text("video_id", required=True)
     title = c.text("title", required=False)
     genres = c.text("genres", required=False)
-    if vid is not None and c.ok.any():
-        idx = np.flatnonzero(c.ok)
-        ids = pd.Series(_strings(vid, c.ok), dtype=object)
-        dup = np.zeros(c.table.n, dtype=bool)
-        dup[idx[ids.duplicated(keep="first").to_numpy()]] = True
-        c.flag(dup, R_DUPLICATE_VIDEO)
+    c.flag_duplicate_ids(vid)
     ok = c.ok
-    g = pd.Series(_strings(genres, ok), dtype=object)
+    g = accepted_strings(genres, ok)
     g = g.where(g != NO_GENRES, None)
     category = g.str.split("|", n=1).str[0]
     videos = pd.DataFrame(
         {
-            "video_id": pd.Series(_strings(vid, ok), dtype=object),
-            "title": pd.Series(_strings(title, ok), dtype=object),
+            "video_id": accepted_strings(vid, ok),
+            "title": accepted_strings(title, ok),
             "category": pd.Series(category.where(g.notna(), None), dtype=object),
             "genres": pd.Series(g, dtype=object),
         }

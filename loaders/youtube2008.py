@@ -23,20 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from loaders.canonical import (
     R_COLUMNS,
-    R_DUPLICATE_VIDEO,
     R_ENCODING,
     Checker,
     PathLike,
     Table,
+    accepted_strings,
     decode,
     read_bytes,
     string_array,
 )
-from loaders.schema import Dataset, ReadReport, empty_events
+from loaders.schema import RATING_RANGE, Dataset, ReadReport, empty_events
 from ytgraph.errors import InputError
 
 FILE_NAME = "youtubedata.txt"
@@ -114,30 +113,20 @@ def read_youtube2008(path: PathLike, *, strict: bool = False) -> Dataset:
     category = c.text("category", required=False)
     length = c.number("length", nonnegative=True)
     views = c.number("views", nonnegative=True)
-    rate = c.number("rate", bounds=(0.0, 5.0))
+    rate = c.number("rate", bounds=RATING_RANGE)
     ratings = c.number("ratings", nonnegative=True)
     comments = c.number("comments", nonnegative=True)
     assert vid is not None
-    if c.ok.any():
-        idx = np.flatnonzero(c.ok)
-        ids = pd.Series(vid.filter(pa.array(c.ok)).to_numpy(zero_copy_only=False), dtype=object)
-        dup = np.zeros(table.n, dtype=bool)
-        dup[idx[ids.duplicated(keep="first").to_numpy()]] = True
-        c.flag(dup, R_DUPLICATE_VIDEO)
+    c.flag_duplicate_ids(vid)
     report: ReadReport = c.finish(strict)
     ok = c.ok
 
-    def strings(arr: pa.Array | None) -> pd.Series:
-        if arr is None:
-            return pd.Series(np.full(int(ok.sum()), None, dtype=object), dtype=object)
-        return pd.Series(arr.filter(pa.array(ok)).to_numpy(zero_copy_only=False), dtype=object)
-
-    video_ids = strings(vid)
+    video_ids = accepted_strings(vid, ok)
     videos = pd.DataFrame(
         {
             "video_id": video_ids,
-            "channel_id": strings(channel),
-            "category": strings(category),
+            "channel_id": accepted_strings(channel, ok),
+            "category": accepted_strings(category, ok),
             "uploaded_at": YOUTUBE_EPOCH + np.floor(age[ok] * DAY),
             "duration_seconds": length[ok],
             "views": views[ok],

@@ -31,7 +31,6 @@ frames.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import io
 import math
@@ -46,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from loaders.schema import VIDEO_COLUMNS
+from loaders.schema import EVENTS, VIDEO_COLUMNS
 from ytgraph.errors import InputError
 
 DAY = 86_400
@@ -300,14 +299,14 @@ def generate_world(cfg: GenerateConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
             nxt[m] = by_chan.sample(channel[c[m]], rng)
             m = (r >= p2) & (r < p3)
             nxt[m] = by_cat.sample(category[c[m]], rng)
-        for _ in range(3):
+
+        # Up to three fresh draws for picks that are missing, not yet uploaded when the session
+        # starts, or the video being left; whatever is still unusable then takes the fallback.
+        for attempt in range(4):
             bad = (nxt < 0) | (uploaded[np.maximum(nxt, 0)] > sess_start[act]) | (nxt == cur[act])
             if not bad.any():
                 break
-            nxt[bad] = fresh(act[bad])
-        bad = (nxt < 0) | (uploaded[np.maximum(nxt, 0)] > sess_start[act]) | (nxt == cur[act])
-        if bad.any():
-            nxt[bad] = fallback(act[bad])
+            nxt[bad] = fresh(act[bad]) if attempt < 3 else fallback(act[bad])
         cur[act] = nxt
         steps_s.append(act)
         steps_v.append(nxt)
@@ -351,7 +350,7 @@ def generate_world(cfg: GenerateConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     ev_ws = [watch_seconds]
     ev_rating = [np.full(n_w, np.nan)]
     ev_seq = [np.arange(n_w) * 5]
-    kinds = ("watch", "like", "favorite", "rate", "playlist_add")
+    kinds = EVENTS  # index = the event code in ev_kind
     sim: dict[str, np.ndarray] = {"watch": np.bincount(w_vid, minlength=n_v)}
     rating_sum = np.zeros(n_v)
     for j, name in enumerate(kinds[1:], start=1):
@@ -454,8 +453,3 @@ def write_world(events: pd.DataFrame, videos: pd.DataFrame, out_dir: str | Path)
     paths["events"].write_bytes(gzip.compress(_csv_bytes(events), compresslevel=6, mtime=0))
     paths["videos"].write_bytes(_csv_bytes(videos))
     return paths
-
-
-def config_dict(cfg: GenerateConfig) -> dict[str, Any]:
-    """The config as a plain dict (for a manifest beside the written files)."""
-    return dataclasses.asdict(cfg)

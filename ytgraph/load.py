@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from loaders.schema import VIDEO_COLUMNS, Dataset
+from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
 from ytgraph.covisit import Covisits, count
 from ytgraph.graph import Graph, Writer
@@ -162,25 +163,33 @@ def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, An
     return cast(list[dict[str, Any]], rows.to_dict("records"))
 
 
+def lists_by_src(frame: pd.DataFrame, columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One row per ``src`` of a frame sorted by src: each of ``columns`` (lists parallel to the
+    frame) cut to that source's part."""
+    src = frame["src"].to_numpy()
+    if not len(src):
+        return []
+    # Group boundaries once, then plain list slices: far cheaper than a pandas groupby loop.
+    cuts = (np.flatnonzero(src[1:] != src[:-1]) + 1).tolist()
+    return [
+        {"src": src[a], **{k: v[a:b] for k, v in columns.items()}}
+        for a, b in zip([0, *cuts], [*cuts, len(src)], strict=True)
+    ]
+
+
 def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
     """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
     r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
-    src = r["src"].to_numpy()
-    # Group boundaries once, then plain list slices: far cheaper than a pandas groupby loop.
-    cuts = np.flatnonzero(src[1:] != src[:-1]) + 1 if len(src) else np.array([], dtype=int)
-    starts = [0, *cuts.tolist()] if len(src) else []
-    ends = [*cuts.tolist(), len(src)] if len(src) else []
-    cols = {
-        "dst": r["dst"].tolist(),
-        "score": r["score"].astype(float).tolist(),
-        "cooccurrences": r["cooccurrences"].astype(int).tolist(),
-        "rank": r["rank"].astype(int).tolist(),
-        "weight": r["weight"].astype(float).tolist(),
-    }
-    rows: list[dict[str, Any]] = [
-        {"src": src[a], **{k: v[a:b] for k, v in cols.items()}}
-        for a, b in zip(starts, ends, strict=True)
-    ]
+    rows = lists_by_src(
+        r,
+        {
+            "dst": r["dst"].tolist(),
+            "score": r["score"].astype(float).tolist(),
+            "cooccurrences": r["cooccurrences"].astype(int).tolist(),
+            "rank": r["rank"].astype(int).tolist(),
+            "weight": r["weight"].astype(float).tolist(),
+        },
+    )
     have = {row["src"] for row in rows}
     for missing in sorted(set(sources.tolist()) - have):
         rows.append(
@@ -288,10 +297,9 @@ def load(
     crawl_rows: list[dict[str, Any]] = []
     if dataset.crawl_related is not None and len(dataset.crawl_related):
         c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
-        crawl_rows = [
-            {"src": s, "dst": g["dst"].tolist(), "position": g["position"].astype(int).tolist()}
-            for s, g in c.groupby("src", sort=True)
-        ]
+        crawl_rows = lists_by_src(
+            c, {"dst": c["dst"].tolist(), "position": c["position"].astype(int).tolist()}
+        )
 
     state = CountState(
         events=events,
@@ -320,7 +328,7 @@ def load(
         ]
         _write(tx, "set_video_counts", counts, batch, step)
         write_related(tx, rel_rows, batch, settings.related.top_n, step)
-        _write(tx, "replace_crawl_related", crawl_rows, max(1, batch // 20), step)
+        _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
         tx.run("meta_set", state_id=state.state_id)
     store.promote()
     graph.cache.clear()  # catalogue figures and the popular list changed
@@ -349,13 +357,17 @@ def write_related(
     tx: Writer, rows: list[dict[str, Any]], batch: int, top_n: int, step: Progress | None = None
 ) -> None:
     """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside a transaction."""
-    # A source row carries its whole list (up to top_n edges): fewer rows per batch.
-    _write(tx, "replace_related", rows, max(1, batch // max(1, top_n)), step or (lambda *_: None))
+    _write(tx, "replace_related", rows, batch, step or (lambda *_: None), per_row=top_n)
 
 
-def _write(tx: Writer, name: str, rows: list[Any], batch: int, step: Progress) -> None:
+def _write(
+    tx: Writer, name: str, rows: list[Any], batch: int, step: Progress, per_row: int = 1
+) -> None:
+    """``rows`` in batches of about ``batch`` items, where a row carries up to ``per_row`` of them
+    (a source's whole list): fewer rows per batch."""
     if not rows:
         return
+    batch = max(1, batch // max(1, per_row))
     done = 0
 
     def advance(n: int) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ import pandas as pd
 from ytgraph.config import RelatedSettings
 from ytgraph.covisit import Covisits
 from ytgraph.errors import ConfigError
+from ytgraph.sessions import position_in_group
 
 NORMALIZATIONS: dict[str, str] = {
     "product": "c_ij / (c_i * c_j)",
@@ -126,15 +128,13 @@ def score_pairs(cov: Covisits, normalization: str) -> pd.DataFrame:
         cov = Covisits(cov.videos, cov.counts, cov.pairs.sorted_indices(), cov.n_sessions)
     rows, cols, cij = _pairs_coo(cov)
     s = scores(normalization, cij, cov.counts[rows], cov.counts[cols], cov.n_sessions)
+    return _pair_frame(cov, rows, cols, score=s, cooccurrences=cij)
+
+
+def _pair_frame(cov: Covisits, rows: np.ndarray, cols: np.ndarray, **columns: Any) -> pd.DataFrame:
+    """Pairs of video indexes as ``src, dst`` ids, then ``columns``."""
     ids = pd.Index(cov.videos)
-    return pd.DataFrame(
-        {
-            "src": ids.take(rows).array,
-            "dst": ids.take(cols).array,
-            "score": s,
-            "cooccurrences": cij,
-        }
-    )
+    return pd.DataFrame({"src": ids.take(rows).array, "dst": ids.take(cols).array, **columns})
 
 
 def related_lists(cov: Covisits, settings: RelatedSettings) -> pd.DataFrame:
@@ -154,22 +154,12 @@ def related_lists(cov: Covisits, settings: RelatedSettings) -> pd.DataFrame:
         s = np.zeros(0, dtype=np.float64)
     order = np.lexsort((cols, -cij, -s, rows))
     rows, cols, cij, s = rows[order], cols[order], cij[order], s[order]
-    rank = _position_in_group(rows) + 1
+    rank = position_in_group(rows) + 1
     keep = rank <= settings.top_n
     rows, cols, cij, s, rank = rows[keep], cols[keep], cij[keep], s[keep], rank[keep]
     first = np.flatnonzero(rank == 1)
     best = np.repeat(s[first], np.diff(np.r_[first, len(rank)]))
-    ids = pd.Index(cov.videos)
-    return pd.DataFrame(
-        {
-            "src": ids.take(rows).array,
-            "dst": ids.take(cols).array,
-            "score": s,
-            "cooccurrences": cij,
-            "rank": rank,
-            "weight": s / best,
-        }
-    )
+    return _pair_frame(cov, rows, cols, score=s, cooccurrences=cij, rank=rank, weight=s / best)
 
 
 def affected_sources(old: Covisits, new: Covisits, normalization: str) -> np.ndarray:
@@ -260,12 +250,3 @@ def _top_candidates(rows: np.ndarray, s: np.ndarray, top_n: int) -> np.ndarray:
     cut = np.full(n_groups, -np.inf)
     cut[big] = (q - slack) * best[big]
     return s >= np.repeat(cut, lengths)
-
-
-def _position_in_group(group: np.ndarray) -> np.ndarray:
-    """0-based position of each row within its run of equal values (``group`` sorted)."""
-    n = len(group)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    return np.arange(n, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, n]))

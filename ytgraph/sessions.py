@@ -143,7 +143,7 @@ def sessionize(
     first = ~pd.Series(session * len(videos) + vcode).duplicated().to_numpy()
     session, ts, vcode, ucode = session[first], ts[first], vcode[first], ucode[first]
     if settings.max_videos > 0:
-        keep = _position_in_group(session) < settings.max_videos
+        keep = position_in_group(session) < settings.max_videos
         session, ts, vcode, ucode = session[keep], ts[keep], vcode[keep], ucode[keep]
 
     return pd.DataFrame(
@@ -223,7 +223,7 @@ def _next_rows_ranked(ucode: np.ndarray, ts: np.ndarray, window: int) -> np.ndar
     return np.searchsorted(key, target, side="left")
 
 
-def _position_in_group(group: np.ndarray) -> np.ndarray:
+def position_in_group(group: np.ndarray) -> np.ndarray:
     """0-based position of each row within its run of equal values (``group`` sorted)."""
     n = len(group)
     if n == 0:
