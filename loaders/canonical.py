@@ -644,11 +644,9 @@ def text_values(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Stripped strings (null where missing) and the missing mask."""
     if not _is_str(arr):
         if pa.types.is_floating(arr.type):
-            f = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
-            with np.errstate(invalid="ignore"):
-                whole = np.isfinite(f) & (f == np.round(f)) & (np.abs(f) < 2**53)
-            as_int = pc.cast(pa.array(np.where(whole, f, 0).astype(np.int64)), pa.string())
-            arr = pc.if_else(pa.array(whole), as_int, pc.cast(arr, pa.string()))
+            # As the line-by-line reader writes them (_json_text): whole numbers without ".0",
+            # the rest as Python's repr (Arrow's cast writes 6e-8 where Python writes 6e-08).
+            arr = string_array([_json_text(v) for v in arr.to_pylist()])
         elif pa.types.is_boolean(arr.type):
             arr = pc.if_else(arr, pa.scalar("true"), pa.scalar("false"))
         else:
