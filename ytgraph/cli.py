@@ -38,6 +38,7 @@ class State:
 
     config: Path | None = None
     uri: str | None = None
+    profile: str | None = None
     quiet: bool = False
 
 
@@ -54,11 +55,19 @@ def main(
         str | None,
         typer.Option("--uri", help="Use this Neo4j (bolt://...) instead of the managed one."),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Settings profile beneath the config file: default (measured) | paper (the "
+            "paper's literal system). Also YTGRAPH_PROFILE or profile = \"...\" in the file.",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
     ] = False,
 ) -> None:
-    STATE.config, STATE.uri, STATE.quiet = config, uri, quiet
+    STATE.config, STATE.uri, STATE.profile, STATE.quiet = config, uri, profile, quiet
 
 
 def fail(message: str, code: int) -> None:
@@ -85,7 +94,7 @@ def settings(overrides: dict[str, Any] | None = None) -> Settings:
     overrides = dict(overrides or {})
     if STATE.uri:
         overrides["neo4j.uri"] = STATE.uri
-    return load_settings(STATE.config, overrides=overrides)
+    return load_settings(STATE.config, overrides=overrides, profile=STATE.profile)
 
 
 def note(message: str) -> None:

@@ -117,7 +117,7 @@ def _video_rows(videos: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _watched_rows(
+def watched_rows(
     events: pd.DataFrame, pairs: pd.DataFrame, durations: pd.Series, settings: Settings
 ) -> list[dict[str, Any]]:
     """WATCHED aggregates for the (user, video) pairs given, from all their watch events."""
@@ -139,7 +139,7 @@ def _watched_rows(
     return cast(list[dict[str, Any]], agg.to_dict("records"))
 
 
-def _action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
+def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
     """Explicit actions for the pairs given: the latest of each kind (and the latest rating)."""
     a = events[events["event"].isin(ACTION_EVENTS)]
     a = a.merge(pairs, on=["user_id", "video_id"], how="inner")
@@ -291,8 +291,8 @@ def load(
     pairs = new[["user_id", "video_id"]].drop_duplicates()
     video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
     seen_ids = np.union1d(new["video_id"].unique().astype(object), count_ids)
-    watched = _watched_rows(events, pairs, durations, settings)
-    actions = _action_rows(events, pairs)
+    watched = watched_rows(events, pairs, durations, settings)
+    actions = action_rows(events, pairs)
     rel_rows = related_rows(related, sources)
     crawl_rows: list[dict[str, Any]] = []
     if dataset.crawl_related is not None and len(dataset.crawl_related):

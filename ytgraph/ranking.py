@@ -280,13 +280,20 @@ class ScoredList(Sequence[Recommendation]):
     the re-rank reads the best ``pool``; only ``explain`` and notebooks walk the rest."""
 
     def __init__(
-        self, order: Sequence[int], video_ids: Sequence[str], make: Callable[[int], Recommendation]
+        self,
+        order: Sequence[int],
+        video_ids: Sequence[str],
+        make: Callable[[int], Recommendation],
+        signals: np.ndarray | None = None,
     ) -> None:
         """``order``: candidate indexes best first; ``video_ids``: each candidate's id (by index);
-        ``make(index)``: that candidate's Recommendation."""
+        ``make(index)``: that candidate's Recommendation; ``signals``: the (candidates,
+        ``SIGNALS``) matrix by index, which learning the ranker's weights reads whole."""
         self._order = list(order)
         self._ids = video_ids
         self._make = make
+        self.signals = np.zeros((len(video_ids), len(SIGNALS))) if signals is None else signals
+        self.video_ids = video_ids
         self._made: dict[int, Recommendation] = {}
         self._places: dict[str, int] | None = None
 
@@ -385,7 +392,7 @@ def score_candidates(
 
     ids = [c.video_id for c in candidates]
     order = sorted(range(n), key=lambda i: (-scores[i], ids[i]))
-    return ScoredList(order, ids, make)
+    return ScoredList(order, ids, make, signals)
 
 
 @dataclass

@@ -8,6 +8,9 @@ catalogue figures once per ``Graph`` and the popular list only when the personal
 
 A user with no seeds (or fewer candidates than ``n`` after the caps) is filled up from the most
 popular videos, each labelled ``because = {"kind": "popular", ...}``.
+
+``graph`` is a Neo4j ``Graph`` or a ``MemoryGraph`` (the same load held in memory, for evaluation
+and tuning): the pipeline is the same code, only the four reads differ.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ytgraph.candidates import Candidate, check_depth, expand
 from ytgraph.config import Settings
 from ytgraph.errors import InputError, NotFoundError, YtGraphError
 from ytgraph.graph import Graph
+from ytgraph.memory import MemoryGraph
 from ytgraph.ranking import (
     CapCounts,
     CatalogStats,
@@ -107,7 +111,7 @@ class Failed:
 
 
 def backfill(
-    graph: Graph,
+    graph: Graph | MemoryGraph,
     have: list[Recommendation],
     exclude: Iterable[str],
     stats: CatalogStats,
@@ -129,10 +133,10 @@ def backfill(
     # and ask the server again only for a user who has seen most of it.
     head = graph.cache.get("popular")
     if head is None:
-        head = graph.cache["popular"] = graph.run("popular", exclude=[], limit=POPULAR_HEAD)
+        head = graph.cache["popular"] = _popular(graph, [], POPULAR_HEAD)
     rows = [r for r in head if r["video_id"] not in skip]
     if len(rows) < want and len(head) == POPULAR_HEAD:
-        rows = graph.run("popular", exclude=sorted(skip), limit=want)
+        rows = _popular(graph, sorted(skip), want)
     # The same caps as the re-rank, counted over the personal list first (a popular video has no
     # seed, so only the channel and category caps can stop it).
     taken = CapCounts()
@@ -150,9 +154,17 @@ def backfill(
     return out
 
 
-def user_actions(graph: Graph, user_id: str) -> list[dict[str, Any]]:
+def _popular(graph: Graph | MemoryGraph, exclude: list[str], limit: int) -> list[dict[str, Any]]:
+    if isinstance(graph, MemoryGraph):
+        return graph.popular(exclude, limit)
+    return graph.run("popular", exclude=exclude, limit=limit)
+
+
+def user_actions(graph: Graph | MemoryGraph, user_id: str) -> list[dict[str, Any]]:
     """The user's actions, one dict per (video, kind); empty for an unknown user, and one dict of
     nulls for a known user who did nothing yet."""
+    if isinstance(graph, MemoryGraph):
+        return graph.user_actions(user_id)
     rows = graph.run("user_actions", user_id=user_id)
     return list(rows[0]["actions"]) if rows else []
 
@@ -162,7 +174,7 @@ def _touched(actions: Iterable[Mapping[str, Any]]) -> frozenset[str]:
 
 
 def recommend(
-    graph: Graph,
+    graph: Graph | MemoryGraph,
     user_id: str,
     settings: Settings,
     *,
@@ -187,8 +199,13 @@ def recommend(
     if settings.candidates.exclude_watched:
         excluded |= touched
     cand_settings = dataclasses.replace(settings.candidates, depth=hops)
-    candidates = expand(graph, [s.video_id for s in seeds], cand_settings, exclude=excluded)
-    stats = catalog_stats(graph)
+    seed_ids = [s.video_id for s in seeds]
+    if isinstance(graph, MemoryGraph):
+        candidates = graph.expand(seed_ids, cand_settings, exclude=excluded)
+        stats = graph.catalog_stats()
+    else:
+        candidates = expand(graph, seed_ids, cand_settings, exclude=excluded)
+        stats = catalog_stats(graph)
     ranked = rank(candidates, seeds, stats, settings.ranking, size)
     final = list(ranked.recommendations)
     if len(final) < size:
@@ -211,7 +228,7 @@ def recommend(
 
 
 def recommend_many(
-    graph: Graph,
+    graph: Graph | MemoryGraph,
     user_ids: Iterable[str],
     settings: Settings,
     *,

@@ -13,6 +13,14 @@ R_i. ``NORMALIZATIONS`` are the choices of f (``c_*`` as in ``ytgraph.covisit``,
   c_ij > E = c_i c_j / N (the videos attract), -G^2 when c_ij < E (they avoid each other), 0 at E.
   G^2 alone is large for strong avoidance too; the sign keeps such pairs out of every list.
 
+**Damping** (``RelatedSettings.damping``, d >= 0) adds d pseudo-sessions to c_i and c_j inside f:
+``product`` becomes c_ij / ((c_i + d)(c_j + d)), ``candidate`` c_ij / (c_j + d), ``cosine``
+c_ij / sqrt((c_i + d)(c_j + d)), ``jaccard`` c_ij / (c_i + c_j - c_ij + d), ``lift`` N times
+``product``. It is a prior that every video was also seen d times without the other: for a video
+seen in thousands of sessions it changes nothing, while a pair of obscure videos that met twice
+(c_ij = 2, c_i = c_j = 2: the top of every undamped ``product`` list) no longer outranks a pair
+with real evidence. ``llr`` weighs evidence by itself and ignores d.
+
 Only pairs with c_ij >= 1 are ever scored. A related list R_i holds the pairs (i, j) with
 ``c_ij >= min_count``, ``score > 0`` and ``score >= min_score``, best ``top_n`` first; ties go to
 the larger c_ij, then the smaller dst id, so lists are deterministic. Lists are directed: j in R_i
@@ -61,16 +69,25 @@ def check_settings(settings: RelatedSettings) -> None:
         raise ConfigError(f"related.top_n must be >= 1, not {settings.top_n}")
     if math.isnan(settings.min_score):
         raise ConfigError("related.min_score must be a number, not NaN")
+    if not (math.isfinite(settings.damping) and settings.damping >= 0):
+        raise ConfigError(f"related.damping must be a number >= 0, not {settings.damping!r}")
 
 
 def scores(
-    normalization: str, cij: np.ndarray, ci: np.ndarray, cj: np.ndarray, n: int
+    normalization: str,
+    cij: np.ndarray,
+    ci: np.ndarray,
+    cj: np.ndarray,
+    n: int,
+    damping: float = 0.0,
 ) -> np.ndarray:
-    """r(i, j) for arrays of c_ij >= 1, c_i, c_j and one N (float64, same shape)."""
+    """r(i, j) for arrays of c_ij >= 1, c_i, c_j, one N and a damping d (float64, same shape)."""
     check_normalization(normalization)
     cij = np.asarray(cij, dtype=np.int64)
     ci = np.asarray(ci, dtype=np.int64)
     cj = np.asarray(cj, dtype=np.int64)
+    if damping > 0 and normalization != "llr":
+        return _damped(normalization, cij, ci + damping, cj + damping, n, damping)
     # Integer products first, one rounding at the division: the same float as exact arithmetic.
     if normalization == "product":
         return cij.astype(np.float64) / (ci * cj).astype(np.float64)
@@ -83,6 +100,22 @@ def scores(
     if normalization == "lift":
         return (cij * n).astype(np.float64) / (ci * cj).astype(np.float64)
     return _signed_llr(cij, ci, cj, n)
+
+
+def _damped(
+    normalization: str, cij: np.ndarray, di: np.ndarray, dj: np.ndarray, n: int, d: float
+) -> np.ndarray:
+    """The ratio normalisations with d added to c_i and c_j (di, dj: float64)."""
+    c = cij.astype(np.float64)
+    if normalization == "product":
+        return c / (di * dj)
+    if normalization == "candidate":
+        return c / dj
+    if normalization == "cosine":
+        return c / np.sqrt(di * dj)
+    if normalization == "jaccard":
+        return c / (di + dj - d - c)  # (c_i + d) + (c_j + d) - d - c_ij = c_i + c_j - c_ij + d
+    return c * float(n) / (di * dj)  # lift
 
 
 def _signed_llr(cij: np.ndarray, ci: np.ndarray, cj: np.ndarray, n: int) -> np.ndarray:
@@ -121,13 +154,13 @@ def _xlogx(x: np.ndarray) -> np.ndarray:
     return x * np.log(np.where(x > 0, x, 1.0))
 
 
-def score_pairs(cov: Covisits, normalization: str) -> pd.DataFrame:
+def score_pairs(cov: Covisits, normalization: str, damping: float = 0.0) -> pd.DataFrame:
     """Every co-visited ordered pair: ``src, dst, score, cooccurrences``, sorted by src, dst."""
     check_normalization(normalization)
     if not cov.pairs.has_sorted_indices:
         cov = Covisits(cov.videos, cov.counts, cov.pairs.sorted_indices(), cov.n_sessions)
     rows, cols, cij = _pairs_coo(cov)
-    s = scores(normalization, cij, cov.counts[rows], cov.counts[cols], cov.n_sessions)
+    s = scores(normalization, cij, cov.counts[rows], cov.counts[cols], cov.n_sessions, damping)
     return _pair_frame(cov, rows, cols, score=s, cooccurrences=cij)
 
 
@@ -204,7 +237,14 @@ def _candidates(
     if settings.min_count > 1:
         keep = cij >= settings.min_count
         rows, cols, cij = rows[keep], cols[keep], cij[keep]
-    s = scores(settings.normalization, cij, cov.counts[rows], cov.counts[cols], cov.n_sessions)
+    s = scores(
+        settings.normalization,
+        cij,
+        cov.counts[rows],
+        cov.counts[cols],
+        cov.n_sessions,
+        settings.damping,
+    )
     keep = (s > 0) & (s >= settings.min_score)
     keep[keep] = _top_candidates(rows[keep], s[keep], settings.top_n)
     return rows[keep], cols[keep], cij[keep], s[keep]
