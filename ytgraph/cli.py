@@ -617,6 +617,13 @@ def evaluate(
         Path | None, typer.Option("--json", help="Write the report as JSON.")
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of the metrics.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="neo4j (load the training part into the evaluation server) | memory (the same "
+            "lists from the load held in memory: no server, much faster)"
+        ),
+    ] = "neo4j",
 ) -> None:
     """Offline evaluation: ytgraph (and variants) vs Most Viewed, Top Favorited, Top Rated, Random
     and optionally SAR, on one split, with hit rate, precision, recall, nDCG, coverage, diversity.
@@ -641,14 +648,97 @@ def evaluate(
         test_fraction=test_fraction,
         max_users=max_users,
         resamples=resamples,
+        engine=engine,
         echo=None if STATE.quiet else note,
     )
     typer.echo(report.table())
     if json_out:
-        json_out.write_text(json.dumps(report.to_json(), indent=2, default=str))
-        note(f"ytgraph: wrote {json_out}")
+        write_text(json_out, json.dumps(report.to_json(), indent=2, default=str))
     if plot:
         note(f"ytgraph: wrote {report.plot(plot)}")
+
+
+@app.command()
+@handled
+def tune(
+    events: Annotated[
+        list[Path], typer.Argument(help="Events (or a MovieLens folder with --format movielens).")
+    ],
+    videos: Annotated[Path | None, typer.Option(help="Video metadata file.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="canonical | movielens | youtube2008")] = (
+        "canonical"
+    ),
+    protocol: Annotated[
+        str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
+    ] = "temporal",
+    budget: Annotated[
+        int, typer.Option(min=1, help="Most configurations to try on the validation split.")
+    ] = 24,
+    seed: Annotated[int, typer.Option(help="Seed of the splits and the bootstrap.")] = 0,
+    n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,
+    metric: Annotated[
+        str, typer.Option(help="What to choose by: ndcg | precision | hit_rate | recall")
+    ] = "ndcg",
+    learn: Annotated[
+        bool, typer.Option(help="Learn the ranker's weights after the settings search.")
+    ] = True,
+    max_users: Annotated[
+        int | None, typer.Option(help="Use a seeded sample of the validation and test users.")
+    ] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(help="Write the chosen settings as a config file (e.g. ytgraph.toml)."),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write every trial and the figures as JSON.")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="How the test figures are measured: memory | neo4j")
+    ] = "memory",
+) -> None:
+    """Choose settings for your own data: search relatedness, list length, evidence, depth,
+    edges per hop, seeds and recency, then learn the ranker's weights, all on a validation split
+    carved out of the training part (the test part is never read while choosing).
+
+    Prints every trial's validation figures and the choice's test figures next to the settings
+    it started from; --write saves the choice as a config file that every command reads.
+    """
+    from loaders import read_dataset
+    from ytgraph.tune import tune as run_tune
+
+    cfg = settings()
+    dataset = read_dataset(fmt, [str(p) for p in events], str(videos) if videos else None, False)
+    result = run_tune(
+        dataset,
+        cfg,
+        protocol=protocol,
+        n=n,
+        budget=budget,
+        seed=seed,
+        metric=metric,
+        learn=learn,
+        max_users=max_users,
+        test_engine=engine,
+        echo=None if STATE.quiet else note,
+    )
+    typer.echo(result.table())
+    if write:
+        header = (
+            f"Written by ytgraph tune ({fmt}, {protocol} split, seed {seed}, budget {budget}, "
+            f"chosen by validation {metric}@{n}).\nEvery ytgraph command reads this file."
+        )
+        write_text(write, result.to_toml(header))
+    if json_out:
+        write_text(json_out, json.dumps(result.to_json(), indent=2, default=str))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write an output file, or fail with one line (exit 2) when the path cannot take it."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}", 2)
+    note(f"ytgraph: wrote {path}")
 
 
 # -- Neo4j Browser ------------------------------------------------------------------------------
