@@ -113,7 +113,7 @@ def test_precedence_defaults_profile_file_env_flags(tmp_path: Path) -> None:
 def test_bad_settings_are_one_error_when_loaded(tmp_path: Path, text: str, says: str) -> None:
     file = tmp_path / "y.toml"
     file.write_text(text)
-    with pytest.raises(ConfigError, match=None) as got:
+    with pytest.raises(ConfigError) as got:
         load_settings(file, env=no_env())
     assert says in str(got.value)
     assert "\n" not in str(got.value)
@@ -135,11 +135,11 @@ def test_bad_environment_is_one_error(env: dict[str, str], says: str) -> None:
 
 
 def test_overrides_and_hand_made_settings_are_validated() -> None:
-    with pytest.raises(ConfigError, match="related.min_count must be >= 1"):
+    with pytest.raises(ConfigError, match=r"related\.min_count must be >= 1"):
         Settings().with_overrides({"related.min_count": 0})
     s = Settings()
     s.candidates.depth = 9
-    with pytest.raises(ConfigError, match="candidates.depth must be <= 4"):
+    with pytest.raises(ConfigError, match=r"candidates\.depth must be <= 4"):
         validate(s)
     s = Settings()
     s.related = dataclasses.replace(s.related, normalization="nope")  # type: ignore[arg-type]

@@ -60,7 +60,7 @@ def main(
         typer.Option(
             "--profile",
             help="Settings profile beneath the config file: default (measured) | paper (the "
-            "paper's literal system). Also YTGRAPH_PROFILE or profile = \"...\" in the file.",
+            'paper\'s literal system). Also YTGRAPH_PROFILE or profile = "..." in the file.',
         ),
     ] = None,
     quiet: Annotated[
@@ -672,7 +672,7 @@ def tune(
         str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
     ] = "temporal",
     budget: Annotated[
-        int, typer.Option(min=1, help="Most configurations to try on the validation split.")
+        int, typer.Option(help="Most configurations to try on the validation split (>= 1).")
     ] = 24,
     seed: Annotated[int, typer.Option(help="Seed of the splits and the bootstrap.")] = 0,
     n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,

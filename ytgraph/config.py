@@ -129,6 +129,9 @@ class CandidateSettings:
     per_hop: int = _num(10, ge=1)
     max_candidates: int = _num(400, ge=1)
     exclude_watched: bool = True
+    # The most popular videos (not excluded) join the candidates without a path, so the ranker
+    # weighs a strong popular video against weakly related ones instead of only backfilling.
+    popular: int = _num(0, ge=0, le=1000)
 
 
 @dataclass

@@ -252,7 +252,7 @@ def explain(
             because=dict(shown.because),
             position=ranked.position(video_id) if ranked is not None else None,
         )
-        if shown.popular:
+        if shown.popular and "popularity" in shown.signals:  # a backfill, not a ranked candidate
             base["weights"] = {"popularity": POPULARITY_WEIGHT}
 
     def verdict(text: str, outcome: str, **extra: Any) -> Explanation:
@@ -264,7 +264,7 @@ def explain(
         return verdict("is one of your seeds", "seed")
     if video_id in recs.excluded:
         return verdict("already watched", "watched")
-    if not paths:
+    if not paths and scored is None:  # (a popular candidate is ranked without a path)
         return verdict(f"not reachable within depth {recs.depth} from your seeds", "unreachable")
     if scored is None or ranked is None:
         cap = settings.candidates.max_candidates

@@ -11,7 +11,6 @@ holds every user's list from a ``MemoryGraph`` equal to the list from a real Neo
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,7 +69,8 @@ class MemoryGraph:
         for c in cols:
             if VIDEO_COLUMNS[c] == "time":
                 props[c] = props[c].map(lambda x: None if x is None else int(x))
-        for vid, p in zip(videos["video_id"].tolist(), props.to_dict("records"), strict=True):
+        records: list[dict[str, Any]] = props.to_dict("records")  # type: ignore[assignment]
+        for vid, p in zip(videos["video_id"].tolist(), records, strict=True):
             nodes.setdefault(vid, {}).update(p)
         for vid in events["video_id"].unique().tolist():
             nodes.setdefault(vid, {})
@@ -119,25 +119,31 @@ class MemoryGraph:
             return []
         k = int(settings.per_hop)
         banned = set(seeds) | set(exclude)
+        related = self.related
+        # (videos, scores, weights) of every path to each candidate, and its best strength. A
+        # list's ranks run 1..len, so "rank <= k" is its first k edges.
         found: dict[str, list[tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]]] = {}
+        best: dict[str, float] = {}
         for seed in seeds:
             if seed not in self.videos:
                 continue
-            stack: list[tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]] = [
-                ((seed,), (), ())
-            ]
-            while stack:
-                walk, scores, weights = stack.pop()
-                if len(walk) > 1 and walk[-1] not in banned:
-                    found.setdefault(walk[-1], []).append((walk, scores, weights))
-                if len(walk) - 1 == depth:
-                    continue
-                for dst, rank, score, weight in self.related.get(walk[-1], ()):
-                    if rank > k:
-                        break
-                    if dst not in walk:
-                        stack.append(((*walk, dst), (*scores, score), (*weights, weight)))
-        best = {c: max(math.prod(w) for _, _, w in paths) for c, paths in found.items()}
+            frontier: list[tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...], float]]
+            frontier = [((seed,), (), (), 1.0)]
+            for hop in range(depth):
+                grown = []
+                for walk, scores, weights, strength in frontier:
+                    for dst, _rank, score, weight in related.get(walk[-1], ())[:k]:
+                        if dst in walk:  # simple paths only
+                            continue
+                        path = ((*walk, dst), (*scores, score), (*weights, weight))
+                        s = strength * weight  # the product of the weights, left to right
+                        if dst not in banned:
+                            found.setdefault(dst, []).append(path)
+                            if s > best.get(dst, -1.0):
+                                best[dst] = s
+                        if hop + 1 < depth:
+                            grown.append((*path, s))
+                frontier = grown
         order = sorted(found, key=lambda c: (-best[c], c))[: int(settings.max_candidates)]
         out = []
         for c in order:
@@ -222,9 +228,7 @@ def _catalog_stats(videos: Iterable[dict[str, Any]]) -> CatalogStats:
         max_views=top(v.get("views") for v in rows),
         max_sessions=top(v.get("sessions") for v in rows),
         max_comments=top(v.get("comments") for v in rows),
-        max_likes=top(
-            float(v.get("likes") or 0) + float(v.get("favorites") or 0) for v in rows
-        ),
+        max_likes=top(float(v.get("likes") or 0) + float(v.get("favorites") or 0) for v in rows),
         newest=top(v.get("uploaded_at") for v in rows),
         mean_rating=sum(a * c for a, c in counted) / rating_n if counted and rating_n > 0 else None,
     )

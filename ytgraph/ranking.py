@@ -375,10 +375,12 @@ def score_candidates(
 
     def make(i: int) -> Recommendation:
         cand = candidates[i]
-        because: dict[str, Any] = {}
+        because: dict[str, Any]
         if has_path[i]:
             seed = names[best[i]]
             because = {"seed_video_id": seed, "seed_title": seed_title.get(seed)}
+        else:  # a popular candidate (candidates.popular): no seed reaches it
+            because = {"kind": "popular", "popularity": popularity_value(cand.features)}
         return Recommendation(
             video_id=cand.video_id,
             title=cand.title,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ytgraph.candidates import Candidate, check_depth, expand
+from ytgraph.candidates import FEATURES, Candidate, check_depth, expand
 from ytgraph.config import Settings
 from ytgraph.errors import InputError, NotFoundError, YtGraphError
 from ytgraph.graph import Graph
@@ -154,6 +154,30 @@ def backfill(
     return out
 
 
+def popular_candidates(
+    graph: Graph | MemoryGraph, exclude: Iterable[str], have: Iterable[Candidate], k: int
+) -> list[Candidate]:
+    """The ``k`` most popular videos that are neither excluded nor candidates already, as
+    candidates without paths (``candidates.popular``)."""
+    skip = set(exclude) | {c.video_id for c in have}
+    head = graph.cache.get("popular")
+    if head is None:
+        head = graph.cache["popular"] = _popular(graph, [], POPULAR_HEAD)
+    rows = [r for r in head if r["video_id"] not in skip][:k]
+    if len(rows) < k and len(head) == POPULAR_HEAD:
+        rows = _popular(graph, sorted(skip), k)
+    return [
+        Candidate(
+            video_id=r["video_id"],
+            title=r.get("title"),
+            channel_id=r.get("channel_id"),
+            category=r.get("category"),
+            features={f: r.get(f) for f in FEATURES},
+        )
+        for r in rows
+    ]
+
+
 def _popular(graph: Graph | MemoryGraph, exclude: list[str], limit: int) -> list[dict[str, Any]]:
     if isinstance(graph, MemoryGraph):
         return graph.popular(exclude, limit)
@@ -206,6 +230,8 @@ def recommend(
     else:
         candidates = expand(graph, seed_ids, cand_settings, exclude=excluded)
         stats = catalog_stats(graph)
+    if settings.candidates.popular > 0:
+        candidates += popular_candidates(graph, excluded, candidates, settings.candidates.popular)
     ranked = rank(candidates, seeds, stats, settings.ranking, size)
     final = list(ranked.recommendations)
     if len(final) < size:

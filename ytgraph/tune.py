@@ -435,4 +435,3 @@ def _sample(users: Sequence[str], max_users: int | None, seed: int) -> list[str]
         return list(users)
     rng = np.random.default_rng(seed)
     return sorted(rng.choice(np.asarray(users, dtype=object), max_users, replace=False))
-
