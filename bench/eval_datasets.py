@@ -2,7 +2,8 @@
 
     python bench/eval_datasets.py [--datasets movielens,youtube2008,world-a,world-b]
         [--protocols temporal,last-n,random] [--variants eval/defaults.toml] [--no-sar]
-        [--max-users N] [--n 10] [--seed 0] [--engine neo4j|memory] [--out bench/out/eval]
+        [--max-users N] [--n 10] [--seed 0] [--engine neo4j|memory] [--tune BUDGET]
+        [--out bench/out/eval]
 
 The data sets:
 
@@ -12,6 +13,9 @@ The data sets:
 ``world-a``      a generated world of the demo's shape: Zipf popularity, short sessions.
 ``world-b``      a generated world of another shape: flatter popularity, three times the
                  catalogue, longer sessions that follow hidden neighbours more often.
+
+With ``--tune BUDGET``, ``ytgraph tune`` first chooses settings on a validation split carved from
+that split's training part, and its choice is measured beside the variants ("ytgraph tune").
 
 For each (data set, protocol): the table, ``<out>/<data set>-<protocol>.json``; at the end, one
 summary table (P@10, HR@10, nDCG@10 with 95% intervals; P@10 relative to SAR's best and to Most
@@ -37,9 +41,17 @@ from bench.common import machine  # noqa: E402
 from loaders import read_dataset, walk_sessions  # noqa: E402
 from loaders.schema import Dataset  # noqa: E402
 from ytgraph.config import load_settings  # noqa: E402
-from ytgraph.evaluate import PROTOCOLS, eval_neo4j_settings, evaluate, load_variants  # noqa: E402
+from ytgraph.evaluate import (  # noqa: E402
+    DEFAULT_VARIANTS,
+    PROTOCOLS,
+    Variant,
+    eval_neo4j_settings,
+    evaluate,
+    load_variants,
+)
 from ytgraph.generate import GenerateConfig, generate_world, write_world  # noqa: E402
 from ytgraph.server import ManagedServer  # noqa: E402
+from ytgraph.tune import tune  # noqa: E402
 
 DATA = Path(os.environ.get("YTGRAPH_DATA", REPO.parent / "shared" / "data"))
 
@@ -132,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default=None, help="a TOML file of [[variant]] tables")
     p.add_argument("--no-sar", action="store_true")
     p.add_argument(
+        "--tune",
+        type=int,
+        default=0,
+        metavar="BUDGET",
+        help="also run `ytgraph tune` on each split (this many trials) and measure its choice",
+    )
+    p.add_argument("--tune-users", type=int, default=400, help="validation users a trial uses")
+    p.add_argument(
         "--engine", default="neo4j", help="neo4j (a real load) or memory (the same lists, faster)"
     )
     p.add_argument("--max-users", type=int, default=None)
@@ -157,8 +177,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {len(dataset.events):,} events, {len(dataset.videos):,} videos")
             for protocol in [x.strip() for x in args.protocols.split(",") if x.strip()]:
                 t0 = time.perf_counter()
+                systems = list(variants or DEFAULT_VARIANTS)
+                if args.tune:
+                    tuned = tune(
+                        dataset, settings, protocol=protocol, n=args.n, budget=args.tune,
+                        seed=args.seed, max_users=args.tune_users, measure_test=False,
+                    )  # fmt: skip
+                    print(f"tune ({name} {protocol}): {tuned.chosen}", flush=True)
+                    systems.append(Variant("ytgraph tune", tuned.chosen))
                 report = evaluate(
-                    dataset, settings, protocol=protocol, n=args.n, variants=variants,
+                    dataset, settings, protocol=protocol, n=args.n, variants=systems,
                     peers=[] if args.no_sar else ["sar"], seed=args.seed,
                     max_users=args.max_users, resamples=args.resamples, keep_server=True,
                     engine=args.engine,

@@ -26,7 +26,11 @@ def data_dir() -> Path:
 
 
 def make_settings(tmp: Path | None = None) -> Settings:
-    s = load_settings(env={k: v for k, v in os.environ.items() if k.startswith("NEO4J_")})
+    """The paper profile: the hand-worked worlds of the graph tests were computed with the paper's
+    settings (two hops, 10 edges per hop, a 30-day decay, ...). Tests of the defaults say so."""
+    s = load_settings(
+        env={k: v for k, v in os.environ.items() if k.startswith("NEO4J_")}, profile="paper"
+    )
     if not s.neo4j.uri:
         s.neo4j.bolt_port = int(os.environ.get("YTGRAPH_TEST_BOLT_PORT", "17687"))
         s.neo4j.http_port = int(os.environ.get("YTGRAPH_TEST_HTTP_PORT", "17474"))

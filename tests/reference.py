@@ -120,7 +120,19 @@ def llr_ref(cij: int, ci: int, cj: int, n: int) -> float:
     return 0.0
 
 
-def relatedness_ref(cij: int, ci: int, cj: int, n: int, normalization: str) -> float:
+def relatedness_ref(
+    cij: int, ci: int, cj: int, n: int, normalization: str, damping: float = 0.0
+) -> float:
+    if damping > 0 and normalization != "llr":
+        # d pseudo-sessions added to c_i and to c_j wherever they stand in f
+        a, b = ci + damping, cj + damping
+        return {
+            "product": cij / (a * b),
+            "candidate": cij / b,
+            "cosine": cij / math.sqrt(a * b),
+            "jaccard": cij / (ci + cj - cij + damping),
+            "lift": cij * n / (a * b),
+        }[normalization]
     if normalization == "product":
         return cij / (ci * cj)
     if normalization == "candidate":
@@ -137,10 +149,14 @@ def relatedness_ref(cij: int, ci: int, cj: int, n: int, normalization: str) -> f
 
 
 def scores_ref(
-    counts: Mapping[str, int], pairs: Mapping[Pair, int], n: int, normalization: str
+    counts: Mapping[str, int],
+    pairs: Mapping[Pair, int],
+    n: int,
+    normalization: str,
+    damping: float = 0.0,
 ) -> dict[Pair, float]:
     return {
-        (a, b): relatedness_ref(c, counts[a], counts[b], n, normalization)
+        (a, b): relatedness_ref(c, counts[a], counts[b], n, normalization, damping)
         for (a, b), c in pairs.items()
     }
 

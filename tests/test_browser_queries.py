@@ -322,7 +322,8 @@ def expected_seeds(user: str, s: SeedSettings) -> list[dict[str, Any]]:
                 "LIKED": "liked",
                 "PLAYLISTED": "added to a playlist",
             }[kind]
-        weight[v] += base * 0.5 ** ((latest - r["at"]) / DAY / s.half_life_days)
+        age = (latest - r["at"]) / DAY
+        weight[v] += base * (0.5 ** (age / s.half_life_days) if s.half_life_days > 0 else 1.0)
         reasons[v].append(reason)
     order = sorted(weight, key=lambda v: (-weight[v], v))[: s.max_seeds]
     return [
@@ -750,10 +751,17 @@ def test_why_recommended(world: Graph, user: str, video: str) -> None:
 def test_why_recommended_example_has_paths_of_both_depths(world: Graph) -> None:
     q = QUERIES["why_recommended"]
     nodes, rels = graph_of(run(world, q, q.params))
-    assert (nodes, rels) == why_expected("u_ann", "v_fox", 10, 3.5)
+    assert (nodes, rels) == why_expected(
+        "u_ann", "v_fox", q.params["k"], q.params["rating_threshold"]
+    )
     assert ("RELATED", "v_dog", "v_fox") in rels  # one hop
     assert ("RELATED", "v_cat", "v_owl") in rels and ("RELATED", "v_owl", "v_fox") in rels
-    assert "v_owl" in nodes  # a disliked video may lie on a path, just not start one
+    # With the paper's threshold (3.5) u_ann's low rating of v_owl is a dislike: v_owl may lie on
+    # a path, just not start one.
+    strict = {**q.params, "rating_threshold": 3.5}
+    nodes, rels = graph_of(run(world, q, strict))
+    assert (nodes, rels) == why_expected("u_ann", "v_fox", q.params["k"], 3.5)
+    assert "v_owl" in nodes
     assert not any(r[0] in ACTION_TYPES and r[2] == "v_owl" for r in rels)
 
 

@@ -61,6 +61,7 @@ CASES = {
         "related.normalization": "product",
         "related.damping": 5.0,
     },
+    "popular pool": {"candidates.popular": 30, "ranking.w_views": 3.0, "seeds.max_seeds": 3},
 }
 
 
@@ -86,5 +87,12 @@ def test_every_list_equals_the_neo4j_one(
         if summary(a) != summary(b):
             differing.append(user)
     assert not differing, f"{len(differing)} users differ, e.g. {differing[:3]}"
+    if CASES[case].get("candidates.popular"):
+        # Popular candidates really compete: some lists mix them with related ones.
+        mixed = [
+            u for u in users
+            if len({r.popular for r in recommend(memory, u, s).recommendations}) == 2
+        ]  # fmt: skip
+        assert mixed
     # An unknown user is unknown to both.
     assert recommend(memory, "nobody", s, allow_unknown=True).known_user is False

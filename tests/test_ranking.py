@@ -282,3 +282,37 @@ def test_diversity_is_the_greedy_under_the_caps(
         for hit in cut.caps:
             attr = {"seed": "seed", "channel": "channel_id", "category": "category"}[hit.cap]
             assert sum(1 for r in before if getattr(r, attr) == hit.key) == hit.count >= hit.limit
+
+
+def test_score_strength_uses_raw_edge_scores() -> None:
+    """``strength = "score"``: the product of edge scores, not of the per-list weights."""
+    seeds = [seed("s1", 1.0), seed("s2", 1.0)]
+    # x: reached from s1 by an edge of weight 1.0 (score 10: the best of a weak list)
+    # y: reached from s2 by an edge of weight 0.5 (score 40: half the best of a strong list)
+    x = cand("x", [Path("s1", ("s1", "x"), (10.0,), (1.0,))])
+    y = cand("y", [Path("s2", ("s2", "y"), (40.0,), (0.5,))])
+    by_weight = score_candidates([x, y], seeds, STATS, RankingSettings())
+    by_score = score_candidates([x, y], seeds, STATS, RankingSettings(strength="score"))
+    rel_w = {r.video_id: r.signals["relatedness"] for r in by_weight}
+    rel_s = {r.video_id: r.signals["relatedness"] for r in by_score}
+    assert rel_w == pytest.approx({"x": 1.0, "y": 0.5})
+    assert rel_s == pytest.approx({"x": 10.0 / 40.0, "y": 1.0})
+
+
+def test_a_candidate_without_paths_is_popular_and_scored_by_quality() -> None:
+    """A popular candidate (candidates.popular) has no path: no specificity, quality only."""
+    seeds = [seed("s", 1.0)]
+    related = cand("r", [path("s", "r", weights=(1.0,))], views=9)
+    hit = cand("p", [], views=999)
+    ranked = score_candidates([related, hit], seeds, STATS, RankingSettings())
+    got = {r.video_id: r for r in ranked}
+    assert got["p"].popular and got["p"].because["popularity"] == 999
+    assert got["p"].signals["relatedness"] == got["p"].signals["support"] == 0.0
+    assert got["p"].signals["depth"] == 0.0 and got["p"].signals["views"] == pytest.approx(1.0)
+    # With the hand-set weights the related video leads; weigh views enough and p overtakes it.
+    assert [r.video_id for r in ranked] == ["r", "p"]
+    heavy = score_candidates([related, hit], seeds, STATS, RankingSettings(w_views=5.0))
+    assert [r.video_id for r in heavy] == ["p", "r"]
+    # Only popular candidates (a user without seeds): nothing to point back to, no error.
+    (alone,) = score_candidates([hit], [], STATS, RankingSettings())
+    assert alone.popular and alone.signals["relatedness"] == 0.0

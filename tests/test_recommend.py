@@ -34,7 +34,10 @@ from typing import Any
 import pytest
 
 from tests.test_candidates import related_rows
-from ytgraph.config import CandidateSettings, RankingSettings, SeedSettings, Settings
+from ytgraph.config import (
+    Settings,
+    profile_settings,
+)
 from ytgraph.errors import InputError, NotFoundError
 from ytgraph.graph import Graph
 from ytgraph.ranking import forget_catalog_stats
@@ -89,10 +92,12 @@ def build_world(graph: Graph) -> None:
 
 
 def world_settings(settings: Settings) -> Settings:
-    """The test settings with the recommender sections at their defaults (whatever a toml says)."""
-    settings.seeds = SeedSettings()
-    settings.candidates = CandidateSettings()
-    settings.ranking = RankingSettings()
+    """The test settings with the recommender sections of the paper profile, whatever a toml says:
+    the lists in the module doc were worked by hand for them (two hops, ...)."""
+    paper = profile_settings("paper")
+    settings.seeds = paper.seeds
+    settings.candidates = paper.candidates
+    settings.ranking = paper.ranking
     return settings
 
 

@@ -340,3 +340,43 @@ def test_unsorted_pairs_give_the_same_lists() -> None:
     s = RelatedSettings(top_n=3, min_count=1)
     pd.testing.assert_frame_equal(related_lists(other, s), related_lists(cov, s))
     pd.testing.assert_frame_equal(score_pairs(other, "llr"), score_pairs(cov, "llr"))
+
+
+@pytest.mark.parametrize("damping", [0.5, 20.0])
+@pytest.mark.parametrize("normalization", sorted(NORMALIZATIONS))
+def test_damped_scores_and_lists_against_reference(normalization: str, damping: float) -> None:
+    """Damping: d pseudo-sessions added to c_i and c_j inside f (llr ignores it)."""
+    rng = np.random.default_rng(7)
+    p = 1 / np.arange(1, 61)
+    sessions = [
+        [f"v{k}" for k in rng.choice(60, size=rng.integers(1, 8), p=p / p.sum())]
+        for _ in range(400)
+    ]
+    df = sessions_frame(sessions)
+    cov = count(df)
+    counts, pairs, n = count_ref(df)
+    want = scores_ref(counts, pairs, n, normalization, damping)
+    got = score_dict(score_pairs(cov, normalization, damping))
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        # llr looks x ln x up in a table (see related._signed_llr): ~1e-12 off math.log
+        tol = 1e-9 if normalization == "llr" else 1e-12
+        assert got[k] == pytest.approx(v, rel=tol, abs=tol), k
+    settings = RelatedSettings(normalization, top_n=5, min_count=1, damping=damping)  # type: ignore[arg-type]
+    lists = related_lists(cov, settings)
+    # The selection from these scores is the reference selection (ties are the code's floats).
+    ref = topn_ref(got, pairs, settings)
+    pd.testing.assert_frame_equal(plain(lists), plain(ref), check_dtype=False)
+
+
+def test_damping_moves_obscure_pairs_down_the_product_list() -> None:
+    """c_A = 32, c_B = 2, c_P = 300; A met B twice and P 30 times. Undamped product ranks B first
+    in R_A (2/(32*2) = 0.031 > 30/(32*300) = 0.0031); with d = 50, P leads
+    (30/(82*350) = 1.05e-3 > 2/(82*52) = 4.7e-4): the evidence wins."""
+    sessions = [["A", "B"]] * 2 + [["A", "P"]] * 30 + [["P"]] * 270
+    cov = count(sessions_frame(sessions))
+    plain_list = related_lists(cov, RelatedSettings("product", top_n=2, min_count=2))
+    damped = related_lists(cov, RelatedSettings("product", top_n=2, min_count=2, damping=50.0))
+    first = lambda f: f[(f["src"] == "A") & (f["rank"] == 1)]["dst"].item()  # noqa: E731
+    assert first(plain_list) == "B"
+    assert first(damped) == "P"

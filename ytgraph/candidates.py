@@ -86,6 +86,11 @@ class PathList(Sequence[Path]):
         given = list(paths)
         return cls([p.videos for p in given], [p.scores for p in given], [p.weights for p in given])
 
+    @property
+    def score_strengths(self) -> list[float]:
+        """Each path's product of edge scores (not weights), in arrival order like ``strengths``."""
+        return [math.prod(x) for x in self._raw[1]]
+
     def _built(self) -> list[Path]:
         if self._paths is None:
             videos, scores, weights = self._raw

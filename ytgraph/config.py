@@ -89,8 +89,8 @@ class SessionSettings:
 class RelatedSettings:
     """Relatedness r(i, j) = c_ij / f(i, j) and the top-N list R_i each video keeps."""
 
-    normalization: Normalization = "product"
-    top_n: int = _num(25, ge=1)
+    normalization: Normalization = "llr"
+    top_n: int = _num(100, ge=1)
     min_count: int = _num(2, ge=1)
     min_score: float = 0.0  # scores must also be > 0 (llr below independence never relates)
     # Pseudo-sessions added to c_i and c_j inside f (see ytgraph.related): shrinks the scores of
@@ -116,18 +116,21 @@ class SeedSettings:
     weight_rate: float = _num(2.0, ge=0)  # scaled by how far above the threshold the rating is
     weight_long_watch: float = _num(1.5, ge=0)
     weight_watch: float = _num(0.5, ge=0)
-    rating_threshold: float = _num(3.5, ge=0, le=5)
-    half_life_days: float = _num(30.0, ge=0)  # 0: no recency decay
-    max_seeds: int = _num(50, ge=1)
+    # Ratings at or above this count as seeds; one below it removes the video (a dislike). The
+    # default counts every rating of 0.5 stars or more: on rating data a rated video predicts what
+    # the user watches next whatever the stars (see the README's evaluation).
+    rating_threshold: float = _num(0.5, ge=0, le=5)
+    half_life_days: float = _num(0.0, ge=0)  # 0: no recency decay
+    max_seeds: int = _num(200, ge=1)
 
 
 @dataclass
 class CandidateSettings:
     """Bounded expansion over RELATED (paper 2.3): depth, edges followed per hop, candidate cap."""
 
-    depth: int = _num(2, ge=1, le=4)
-    per_hop: int = _num(10, ge=1)
-    max_candidates: int = _num(400, ge=1)
+    depth: int = _num(1, ge=1, le=4)
+    per_hop: int = _num(30, ge=1)
+    max_candidates: int = _num(1000, ge=1)
     exclude_watched: bool = True
     # The most popular videos (not excluded) join the candidates without a path, so the ranker
     # weighs a strong popular video against weakly related ones instead of only backfilling.
@@ -139,6 +142,9 @@ class RankingSettings:
     """Weights of the linear ranker (each >= 0, so every signal counts for a pick, never against
     it) and the diversity caps (paper 2.4)."""
 
+    # A path's strength: the product of its edges' weights (score / best score of that list, the
+    # paper's per-list view) or of their raw scores (keeps how much evidence each edge has).
+    strength: Literal["weight", "score"] = "weight"
     w_relatedness: float = _num(1.0, ge=0)
     w_support: float = _num(0.3, ge=0)
     w_depth: float = _num(0.2, ge=0)
@@ -205,6 +211,9 @@ PAPER: dict[str, Any] = {
     "seeds.rating_threshold": 3.5,
     "seeds.half_life_days": 30.0,
     "seeds.max_seeds": 50,
+    "sessions.window_hours": 24.0,
+    "candidates.popular": 0,
+    "ranking.strength": "weight",
     "candidates.depth": 2,
     "candidates.per_hop": 10,
     "candidates.max_candidates": 400,

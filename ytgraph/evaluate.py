@@ -86,7 +86,7 @@ import numpy as np
 import pandas as pd
 
 from loaders.schema import Dataset, ReadReport
-from ytgraph.config import Neo4jSettings, Settings, cache_dir
+from ytgraph.config import Neo4jSettings, Settings, cache_dir, profile_settings
 from ytgraph.errors import ConfigError, InputError, YtGraphError
 from ytgraph.graph import Graph
 from ytgraph.load import LoadSummary, fingerprint, load, wipe_graph
@@ -468,12 +468,15 @@ def parse_variants(data: Mapping[str, Any], source: str = "variants") -> list[Va
     for i, item in enumerate(raw, start=1):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise ConfigError(f"{source}: variant {i} needs a name")
-        extra = set(item) - {"name", "overrides"}
+        extra = set(item) - {"name", "overrides", "profile"}
         if extra:
             raise ConfigError(f"{source}: variant {item['name']!r}: unknown key {sorted(extra)[0]}")
         overrides = item.get("overrides", {})
         if not isinstance(overrides, dict):
             raise ConfigError(f"{source}: variant {item['name']!r}: overrides must be a table")
+        if "profile" in item:  # a profile's settings first, the variant's own overrides on top
+            base = profile_settings(str(item["profile"])).overrides()
+            overrides = {**base, **overrides}
         Settings().with_overrides(overrides)  # unknown keys and bad values fail here
         out.append(Variant(item["name"], dict(overrides)))
     names = [v.name for v in out]

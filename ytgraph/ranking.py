@@ -348,7 +348,10 @@ def score_candidates(
 
     owner = np.repeat(np.arange(n), [len(c.paths) for c in candidates])
     col = np.array([column[x] for c in candidates for x in c.paths.seeds], dtype=np.intp)
-    strength = np.array([x for c in candidates for x in c.paths.strengths], dtype=float)
+    if settings.strength == "score":
+        strength = np.array([x for c in candidates for x in c.paths.score_strengths], dtype=float)
+    else:
+        strength = np.array([x for c in candidates for x in c.paths.strengths], dtype=float)
     depth = np.array([x for c in candidates for x in c.paths.depths], dtype=float)
 
     # contribution[c, s] = sum over the paths from seed s to candidate c of weight(s) * strength.
@@ -370,7 +373,11 @@ def score_candidates(
     quality = quality_matrix(feature_matrix([c.features for c in candidates]), stats, settings)
     signals = np.hstack([specificity, quality])
     scores = (signals @ np.array(list(weights(settings).values()))).tolist()
-    best: list[int] = np.where(reached, contribution, -np.inf).argmax(axis=1).tolist() if n else []
+    best: list[int] = (
+        np.where(reached, contribution, -np.inf).argmax(axis=1).tolist()
+        if n and len(column)
+        else [0] * n  # no path at all (only popular candidates): never read
+    )
     has_path = cast(list[bool], reached.any(axis=1).tolist())
 
     def make(i: int) -> Recommendation:

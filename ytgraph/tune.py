@@ -58,12 +58,20 @@ SPACE: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
             {"related.normalization": "product", "related.damping": 0.0},
         ),
     ),
+    (
+        "popular pool",
+        (
+            {"candidates.popular": 0, "ranking.w_views": 0.3},
+            {"candidates.popular": 100, "ranking.w_views": 1.0},
+        ),
+    ),
     ("list length", tuple({"related.top_n": k} for k in (25, 50, 100))),
-    ("evidence", tuple({"related.min_count": k} for k in (1, 2, 3))),
     ("depth", tuple({"candidates.depth": k} for k in (1, 2))),
     ("edges per hop", tuple({"candidates.per_hop": k} for k in (10, 20, 30))),
+    ("session window", tuple({"sessions.window_hours": k} for k in (24.0, 72.0))),
     ("seeds", tuple({"seeds.max_seeds": k} for k in (50, 100, 200))),
     ("recency", tuple({"seeds.half_life_days": k} for k in (0.0, 30.0, 120.0))),
+    ("evidence", tuple({"related.min_count": k} for k in (1, 2, 3))),
     ("rating threshold", tuple({"seeds.rating_threshold": k} for k in (0.5, 3.0, 4.0))),
 )
 WEIGHT_KEYS = tuple(f"ranking.w_{s}" for s in SIGNALS)

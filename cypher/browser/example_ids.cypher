@@ -3,7 +3,7 @@
 //   a related list, the most active user with a video reachable from their seeds that they have
 //   not touched yet (a video to ask "why?" about), the channel with the most videos and the video
 //   with the longest crawled YouTube list. Type them into the boxes above.
-// params: {"k": 10, "rating_threshold": 3.5}
+// params: {"k": 30, "rating_threshold": 0.5}
 // view: table
 CALL () {
   OPTIONAL MATCH (v:Video) WHERE EXISTS { (v)-[:RELATED]->() }

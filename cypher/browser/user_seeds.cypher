@@ -7,7 +7,7 @@
 //   max_seeds. The parameters are ytgraph's defaults ([seeds] in ytgraph.toml).
 // params: {"user_id": "u_ann", "weight_favorite": 3.0, "weight_like": 2.5,
 //   "weight_playlist_add": 2.5, "weight_rate": 2.0, "weight_long_watch": 1.5, "weight_watch": 0.5,
-//   "rating_threshold": 3.5, "half_life_days": 30.0, "max_seeds": 50}
+//   "rating_threshold": 0.5, "half_life_days": 0.0, "max_seeds": 200}
 // view: table
 MATCH (:User {user_id: $user_id})-[r:WATCHED|LIKED|FAVORITED|PLAYLISTED|RATED]->(v:Video)
 WITH v, type(r) AS kind, coalesce(r.last_at, r.at) AS at, r.rating AS rating,

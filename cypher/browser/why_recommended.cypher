@@ -7,7 +7,7 @@
 //   the max_seeds heaviest seeds; see "A user's seed set".) With the Browser's "Connect result
 //   nodes" setting on (its default) the drawing also shows every other relationship between these
 //   nodes; `:config autoComplete: false` leaves the paths alone.
-// params: {"user_id": "u_ann", "video_id": "v_fox", "k": 10, "rating_threshold": 3.5}
+// params: {"user_id": "u_ann", "video_id": "v_fox", "k": 30, "rating_threshold": 0.5}
 // view: graph
 // inputs: {"video_id": "recommended_video_id"}
 MATCH (u:User {user_id: $user_id})-[a:WATCHED|LIKED|FAVORITED|PLAYLISTED|RATED]->(s:Video)
