@@ -17,7 +17,7 @@ The data sets:
 With ``--tune BUDGET``, ``ytgraph tune`` first chooses settings on a validation split carved from
 that split's training part, and its choice is measured beside the variants ("ytgraph tune").
 
-For each (data set, protocol): the table, ``<out>/<data set>-<protocol>.json``; at the end, one
+For each (data set, protocol): the table, ``<out>/<data set>-<protocol>.json`` and ``.png``; at the end, one
 summary table (P@10, HR@10, nDCG@10 with 95% intervals; P@10 relative to SAR's best and to Most
 Viewed). The evaluation server (home ``<cache>/home/eval``, ports 57687/57474) is started once.
 """
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"({name} {protocol}: {time.perf_counter() - t0:.0f}s)", flush=True)
                 data = report.to_json()
                 (out / f"{name}-{protocol}.json").write_text(json.dumps(data, indent=1))
+                report.plot(out / f"{name}-{protocol}.png")
                 reports[(name, protocol)] = data
     finally:
         if started_here:

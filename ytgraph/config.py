@@ -156,7 +156,7 @@ class RankingSettings:
     rating_prior_count: float = _num(10.0, ge=0)
     freshness_half_life_days: float = _num(180.0, ge=0)
     max_per_seed: int = _num(3, ge=0)  # 0: no cap
-    max_per_channel: int = _num(2, ge=0)
+    max_per_channel: int = _num(4, ge=0)
     max_per_category: int = _num(0, ge=0)
     pool: int = _num(60, ge=4, le=60)
     n: int = _num(12, ge=4, le=60)
@@ -225,6 +225,8 @@ PAPER: dict[str, Any] = {
     "ranking.w_comments": 0.05,
     "ranking.w_likes": 0.1,
     "ranking.w_freshness": 0.1,
+    "ranking.max_per_seed": 3,
+    "ranking.max_per_channel": 2,
 }
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "paper": PAPER}
 

@@ -65,6 +65,7 @@ SPACE: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
             {"candidates.popular": 100, "ranking.w_views": 1.0},
         ),
     ),
+    ("channel cap", tuple({"ranking.max_per_channel": k} for k in (2, 4, 0))),
     ("list length", tuple({"related.top_n": k} for k in (25, 50, 100))),
     ("depth", tuple({"candidates.depth": k} for k in (1, 2))),
     ("edges per hop", tuple({"candidates.per_hop": k} for k in (10, 20, 30))),
