@@ -173,3 +173,33 @@ def test_cypher_string_round_trips(world: World) -> None:
     for value in ["plain", "it's", "a\\b", "x\\' RETURN 1 //", "line\nbreak\t", "\\u0041", "é'\""]:
         records, _, _ = graph.driver.execute_query(f"RETURN {cypher_string(value)} AS v")
         assert records[0]["v"] == value
+
+
+def test_learned_weights_are_what_explain_shows(world: World) -> None:
+    """Weights as ``tune --write`` sets them: the breakdown multiplies each signal by them, and
+    the contributions add up to the score the ranker used."""
+    graph, settings = world
+    learned = {"w_relatedness": 0.25, "w_support": 1.0, "w_depth": 0.0, "w_views": 0.5}
+    settings.ranking = replace(settings.ranking, **learned)
+    e = explain(graph, "u1", "f", settings, n=4)
+    table = e.breakdown
+    assert table is not None and e.score is not None
+    for k, w in learned.items():
+        assert table[k.removeprefix("w_")]["weight"] == w
+    assert sum(r["contribution"] for r in table.values()) == pytest.approx(e.score)
+    # f: support 1/3 (seed b alone), relatedness 1.125 / 4.0 -> 0.25 * 0.28125 + 1.0 / 3 + ...
+    assert table["support"]["contribution"] == pytest.approx(1.0 / 3)
+    assert table["relatedness"]["contribution"] == pytest.approx(0.25 * 1.125 / 4.0)
+
+
+def test_a_popular_candidate_is_explained_by_its_signals(world: World) -> None:
+    """With ``candidates.popular`` the most viewed video k competes as a pathless candidate."""
+    graph, settings = world
+    settings.candidates = replace(settings.candidates, popular=3)
+    settings.ranking = replace(settings.ranking, w_views=3.0)
+    e = why((graph, settings), "k")
+    assert e.because == {"kind": "popular", "popularity": 1_000_000}
+    assert e.paths == [] and e.breakdown is not None
+    assert e.breakdown["views"]["weight"] == 3.0  # the ranker's weights, not the backfill's
+    assert e.breakdown["relatedness"]["value"] == 0.0
+    assert e.verdict.startswith("recommended (rank 1)")
