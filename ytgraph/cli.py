@@ -587,19 +587,24 @@ def demo_recommend(
 
 
 # -- evaluation ---------------------------------------------------------------------------------
+# The data and split options that evaluate and tune share.
+SplitEvents = Annotated[
+    list[Path], typer.Argument(help="Events (or a MovieLens folder with --format movielens).")
+]
+SplitVideos = Annotated[Path | None, typer.Option(help="Video metadata file.")]
+SplitFormat = Annotated[str, typer.Option("--format", help="canonical | movielens | youtube2008")]
+SplitProtocol = Annotated[
+    str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
+]
+
+
 @app.command()
 @handled
 def evaluate(
-    events: Annotated[
-        list[Path], typer.Argument(help="Events (or a MovieLens folder with --format movielens).")
-    ],
-    videos: Annotated[Path | None, typer.Option(help="Video metadata file.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="canonical | movielens | youtube2008")] = (
-        "canonical"
-    ),
-    protocol: Annotated[
-        str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
-    ] = "temporal",
+    events: SplitEvents,
+    videos: SplitVideos = None,
+    fmt: SplitFormat = "canonical",
+    protocol: SplitProtocol = "temporal",
     n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,
     variants: Annotated[
         Path | None, typer.Option(help="TOML file of [[variant]] overrides (eval/variants.toml).")
@@ -661,16 +666,10 @@ def evaluate(
 @app.command()
 @handled
 def tune(
-    events: Annotated[
-        list[Path], typer.Argument(help="Events (or a MovieLens folder with --format movielens).")
-    ],
-    videos: Annotated[Path | None, typer.Option(help="Video metadata file.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="canonical | movielens | youtube2008")] = (
-        "canonical"
-    ),
-    protocol: Annotated[
-        str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
-    ] = "temporal",
+    events: SplitEvents,
+    videos: SplitVideos = None,
+    fmt: SplitFormat = "canonical",
+    protocol: SplitProtocol = "temporal",
     budget: Annotated[
         int, typer.Option(help="Most configurations to try on the validation split (>= 1).")
     ] = 24,

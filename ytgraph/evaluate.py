@@ -227,6 +227,14 @@ def split_events(
     )
 
 
+def sample_users(users: Sequence[str], max_users: int | None, seed: int) -> list[str]:
+    """``max_users`` of ``users`` drawn with ``seed`` (sorted), or all of them."""
+    if max_users is None or len(users) <= max_users:
+        return list(users)
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(np.asarray(users, dtype=object), max_users, replace=False))
+
+
 def _latest_ratings(train: pd.DataFrame) -> pd.DataFrame:
     """Each user's latest training rating of each video: user_id, video_id, rating."""
     r = train[(train["event"] == "rate") & train["rating"].notna()]
@@ -804,10 +812,7 @@ def evaluate(
     wanted = ["most-viewed", *[b for b in BASELINES if b in baselines and b != "most-viewed"]]
 
     split = split_events(dataset.events, protocol, test_fraction=test_fraction, seed=seed)
-    users = split.users
-    if max_users is not None and len(users) > max_users:
-        rng = np.random.default_rng(seed)
-        users = sorted(rng.choice(np.asarray(users, dtype=object), max_users, replace=False))
+    users = sample_users(split.users, max_users, seed)
     if not users:
         raise InputError(f"evaluate: the {protocol} split leaves no test users")
     truth = split.truth_sets()

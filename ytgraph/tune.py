@@ -34,6 +34,7 @@ from ytgraph.evaluate import (
     SystemResult,
     Variant,
     evaluate,
+    sample_users,
     split_events,
     training_dataset,
 )
@@ -388,7 +389,7 @@ def tune(
     if learn and len(trials) < budget:
         base = settings.with_overrides(chosen)
         graph = MemoryGraph.build(training_dataset(inner, dataset.videos), base)
-        users = _sample(inner.users, max_users, seed)
+        users = sample_users(inner.users, max_users, seed)
         ex = ranker_examples(graph, inner.truth_sets(), base, users)
         # A logistic fit finds the direction; coordinate ascent then tunes it for the ranking.
         w = refine_weights(ex, fit_weights(ex.signals, ex.labels), n)
@@ -437,10 +438,3 @@ def _same(settings: Settings, chosen: Mapping[str, Any], option: Mapping[str, An
     return all(
         getattr(getattr(now, k.split(".")[0]), k.split(".")[1]) == v for k, v in option.items()
     )
-
-
-def _sample(users: Sequence[str], max_users: int | None, seed: int) -> list[str]:
-    if max_users is None or len(users) <= max_users:
-        return list(users)
-    rng = np.random.default_rng(seed)
-    return sorted(rng.choice(np.asarray(users, dtype=object), max_users, replace=False))
