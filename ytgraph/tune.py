@@ -296,6 +296,15 @@ class TuneResult:
             )
         out.append("")
         out.append("chosen: " + (_short(self.chosen) or "the settings as given"))
+        chosen = next((t for t in self.trials if t.overrides == self.chosen), best)
+        out.append(
+            "validation, 95% CI: "
+            + ", ".join(
+                f"{k} {chosen.metrics[k]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+                for k in ("precision", "hit_rate", "ndcg")
+                if (ci := chosen.ci.get(k)) is not None
+            )
+        )
         out += [f"note: {x}" for x in self.notes]
         if self.test is not None:
             out += ["", f"test ({self.protocol}):", self.test.table()]
