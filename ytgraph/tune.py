@@ -75,6 +75,14 @@ SPACE: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
     ("recency", tuple({"seeds.half_life_days": k} for k in (0.0, 30.0, 120.0))),
     ("evidence", tuple({"related.min_count": k} for k in (1, 2, 3))),
     ("rating threshold", tuple({"seeds.rating_threshold": k} for k in (0.5, 3.0, 4.0))),
+    (
+        "seed weights",  # how much a plain watch counts against a long one
+        (
+            {"seeds.weight_watch": 0.5, "seeds.weight_long_watch": 1.5},
+            {"seeds.weight_watch": 1.0, "seeds.weight_long_watch": 1.0},
+            {"seeds.weight_watch": 0.25, "seeds.weight_long_watch": 2.0},
+        ),
+    ),
 )
 WEIGHT_KEYS = tuple(f"ranking.w_{s}" for s in SIGNALS)
 
