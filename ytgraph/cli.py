@@ -672,7 +672,7 @@ def tune(
     protocol: SplitProtocol = "temporal",
     budget: Annotated[
         int, typer.Option(help="Most configurations to try on the validation split (>= 1).")
-    ] = 24,
+    ] = 26,
     seed: Annotated[int, typer.Option(help="Seed of the splits and the bootstrap.")] = 0,
     n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,
     metric: Annotated[

@@ -44,7 +44,7 @@ from ytgraph.recommend import Recommendations, recommend
 
 Echo = Callable[[str], None]
 METRICS = ("precision", "hit_rate", "ndcg", "recall")
-DEFAULT_BUDGET = 24
+DEFAULT_BUDGET = 26  # the start, every option of SPACE that differs from the defaults, learning
 
 # The groups the search walks through, in order; each option is a set of overrides.
 SPACE: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
