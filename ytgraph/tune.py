@@ -9,9 +9,10 @@ would give, far faster) and is scored on the validation users.
 **Search**: coordinate ascent over ``SPACE``, one group of settings at a time in a fixed order
 (relatedness first: it matters most), each group's options measured side by side and the best
 kept only when it beats the current choice on ``metric``; at most ``budget`` trials. Then the
-ranker's weights are **learned** (``fit_weights``) from the candidates the chosen settings find
-for the validation users, labelled by whether the user went on to watch them, and kept when they
-beat the hand-set weights on validation. Last, the chosen settings and the defaults are measured
+ranker's weights are **learned** (``fit_weights``, a non-negative logistic regression, then
+``refine_weights``, coordinate ascent on nDCG@n) from the candidates the chosen settings find for
+the validation users, labelled by whether the user went on to watch them, and kept when they beat
+the hand-set weights on validation. Last, the chosen settings and the starting ones are measured
 once on the real test part, for the report only. Deterministic for a seed.
 """
 
