@@ -12,12 +12,15 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from ytgraph.config import Settings, load_settings
 from ytgraph.errors import YtGraphError
+
+if TYPE_CHECKING:
+    from loaders.schema import Dataset
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -596,6 +599,14 @@ SplitFormat = Annotated[str, typer.Option("--format", help="canonical | movielen
 SplitProtocol = Annotated[
     str, typer.Option(help="temporal (one cut in time) | last-n | random (per user, seeded)")
 ]
+SplitN = Annotated[int, typer.Option("--n", help="List length the metrics look at.")]
+
+
+def _split_data(events: list[Path], videos: Path | None, fmt: str) -> Dataset:
+    """The data set evaluate and tune split (lenient: bad rows are left out, as a load would)."""
+    from loaders import read_dataset
+
+    return read_dataset(fmt, [str(p) for p in events], str(videos) if videos else None, False)
 
 
 @app.command()
@@ -605,7 +616,7 @@ def evaluate(
     videos: SplitVideos = None,
     fmt: SplitFormat = "canonical",
     protocol: SplitProtocol = "temporal",
-    n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,
+    n: SplitN = 10,
     variants: Annotated[
         Path | None, typer.Option(help="TOML file of [[variant]] overrides (eval/variants.toml).")
     ] = None,
@@ -636,12 +647,11 @@ def evaluate(
     Everything is built from the training part only, on an evaluation server of its own (its
     database is emptied: never the demo graph).
     """
-    from loaders import read_dataset
     from ytgraph.evaluate import evaluate as run_evaluate
     from ytgraph.evaluate import load_variants
 
     cfg = settings()
-    dataset = read_dataset(fmt, [str(p) for p in events], str(videos) if videos else None, False)
+    dataset = _split_data(events, videos, fmt)
     report = run_evaluate(
         dataset,
         cfg,
@@ -674,7 +684,7 @@ def tune(
         int, typer.Option(help="Most configurations to try on the validation split (>= 1).")
     ] = 26,
     seed: Annotated[int, typer.Option(help="Seed of the splits and the bootstrap.")] = 0,
-    n: Annotated[int, typer.Option("--n", help="List length the metrics look at.")] = 10,
+    n: SplitN = 10,
     metric: Annotated[
         str, typer.Option(help="What to choose by: ndcg | precision | hit_rate | recall")
     ] = "ndcg",
@@ -695,18 +705,18 @@ def tune(
         str, typer.Option(help="How the test figures are measured: memory | neo4j")
     ] = "memory",
 ) -> None:
-    """Choose settings for your own data: search relatedness, list length, evidence, depth,
-    edges per hop, seeds and recency, then learn the ranker's weights, all on a validation split
-    carved out of the training part (the test part is never read while choosing).
+    """Choose settings for your own data: search relatedness, the popular pool, diversity caps,
+    list length, depth, edges per hop, session window, seeds and their weights, then learn the
+    ranker's weights, all on a validation split carved out of the training part (the test part is
+    never read while choosing).
 
     Prints every trial's validation figures and the choice's test figures next to the settings
     it started from; --write saves the choice as a config file that every command reads.
     """
-    from loaders import read_dataset
     from ytgraph.tune import tune as run_tune
 
     cfg = settings()
-    dataset = read_dataset(fmt, [str(p) for p in events], str(videos) if videos else None, False)
+    dataset = _split_data(events, videos, fmt)
     result = run_tune(
         dataset,
         cfg,

@@ -782,6 +782,7 @@ def evaluate(
     eval_server: Neo4jSettings | None = None,
     keep_server: bool = False,
     engine: str = "neo4j",
+    memory_graphs: dict[str, MemoryGraph] | None = None,
     echo: Echo | None = _stderr,
 ) -> EvalReport:
     """Split ``dataset``, load the training part, and measure every system on the test users.
@@ -793,7 +794,8 @@ def evaluate(
     run uses ``eval_server`` (default ``eval_neo4j_settings(settings)``), a managed server whose
     database it empties; a given ``graph`` is emptied too. ``engine="memory"`` recommends from a
     ``MemoryGraph`` of the training part instead (no server; the same lists, much faster: what
-    ``tune`` searches with). See the module doc for the rest.
+    ``tune`` searches with); ``memory_graphs`` keeps them by counting fingerprint across calls
+    that evaluate the same ``dataset`` the same way. See the module doc for the rest.
     """
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
@@ -865,7 +867,10 @@ def evaluate(
                 target: Graph | MemoryGraph
                 try:
                     if engine == "memory":
-                        target = MemoryGraph.build(train_data, first)
+                        built = {} if memory_graphs is None else memory_graphs
+                        if fp not in built:
+                            built[fp] = MemoryGraph.build(train_data, first)
+                        target = built[fp]
                         edges = sum(len(r) for r in target.related.values())
                         summary = None
                     else:

@@ -105,16 +105,31 @@ def long_watch_mask(events: pd.DataFrame, durations: pd.Series, settings: Settin
     return np.where(np.isnan(frac), secs >= DEFAULT_LONG_SECONDS, frac >= DEFAULT_LONG_FRACTION)
 
 
-def _video_rows(videos: pd.DataFrame) -> list[dict[str, Any]]:
+def video_properties(videos: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each row's node properties as ``upsert_videos`` sets them: None for unknown, times as int."""
     cols = [c for c in videos.columns if c in VIDEO_COLUMNS or c == "genres"]
     props = videos[cols].astype(object).where(videos[cols].notna(), None)
     for c in cols:
         if VIDEO_COLUMNS.get(c) == "time":
             props[c] = props[c].map(lambda x: None if x is None else int(x))
+    return cast(list[dict[str, Any]], props.to_dict("records"))
+
+
+def _video_rows(videos: pd.DataFrame) -> list[dict[str, Any]]:
     ids = videos["video_id"].tolist()
     return [
-        {"video_id": vid, "props": p} for vid, p in zip(ids, props.to_dict("records"), strict=True)
+        {"video_id": vid, "props": p} for vid, p in zip(ids, video_properties(videos), strict=True)
     ]
+
+
+def video_durations(videos: pd.DataFrame) -> pd.Series:
+    """``duration_seconds`` by video id (the last row of a repeated id wins; unknown left out)."""
+    if "duration_seconds" not in videos.columns:
+        return pd.Series(dtype="float64")
+    d = videos.dropna(subset=["duration_seconds"]).drop_duplicates("video_id", keep="last")
+    return pd.Series(
+        d["duration_seconds"].to_numpy(dtype="float64"), index=d["video_id"].to_numpy()
+    )
 
 
 def watched_rows(
@@ -247,18 +262,9 @@ def load(
     events = events.reset_index(drop=True)
 
     durations = old.durations.copy()
-    if "duration_seconds" in dataset.videos.columns:
-        d = dataset.videos.dropna(subset=["duration_seconds"]).drop_duplicates(
-            "video_id", keep="last"
-        )
-        durations = pd.concat(
-            [
-                durations[~durations.index.isin(d["video_id"])],
-                pd.Series(
-                    d["duration_seconds"].to_numpy(dtype="float64"), index=d["video_id"].to_numpy()
-                ),
-            ]
-        )
+    given = video_durations(dataset.videos)
+    if len(given):
+        durations = pd.concat([durations[~durations.index.isin(given.index)], given])
 
     # 2. Counts: all again when the counting settings changed, else old - touched users' old + new.
     fp = fingerprint(settings)

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loaders.schema import VIDEO_COLUMNS, Dataset
+from loaders.schema import Dataset
 from ytgraph.candidates import FEATURES, Candidate, PathList, check_depth
 from ytgraph.config import CandidateSettings, Settings
 from ytgraph.covisit import count
-from ytgraph.load import action_rows, watched_rows
-from ytgraph.ranking import CatalogStats
+from ytgraph.load import action_rows, video_durations, video_properties, watched_rows
+from ytgraph.ranking import CatalogStats, popularity_value
 from ytgraph.related import related_lists
 from ytgraph.sessions import sessionize
 
@@ -53,43 +53,42 @@ class MemoryGraph:
         """Count, relate and aggregate ``dataset`` as ``load`` would into an empty graph."""
         events = dataset.events.drop_duplicates(ignore_index=True)
         videos = dataset.videos
-        durations = pd.Series(dtype="float64")
-        if "duration_seconds" in videos.columns:
-            d = videos.dropna(subset=["duration_seconds"]).drop_duplicates("video_id", keep="last")
-            durations = pd.Series(
-                d["duration_seconds"].to_numpy(dtype="float64"), index=d["video_id"].to_numpy()
-            )
+        durations = video_durations(videos)
         watches = events[events["event"] == "watch"]
         cov = count(sessionize(watches, settings.sessions, durations))
         related = related_lists(cov, settings.related)
 
         nodes: dict[str, dict[str, Any]] = {}
-        cols = [c for c in videos.columns if c in VIDEO_COLUMNS]
-        props = videos[cols].astype(object).where(videos[cols].notna(), None)
-        for c in cols:
-            if VIDEO_COLUMNS[c] == "time":
-                props[c] = props[c].map(lambda x: None if x is None else int(x))
-        records: list[dict[str, Any]] = props.to_dict("records")  # type: ignore[assignment]
-        for vid, p in zip(videos["video_id"].tolist(), records, strict=True):
+        for vid, p in zip(videos["video_id"].tolist(), video_properties(videos), strict=True):
             nodes.setdefault(vid, {}).update(p)
         for vid in events["video_id"].unique().tolist():
             nodes.setdefault(vid, {})
         for vid, c in zip(cov.videos.tolist(), cov.counts.tolist(), strict=True):
             nodes.setdefault(vid, {})["sessions"] = int(c)
 
+        # Rows of user_actions.cypher: one per (user, video, kind), plain Python values.
         pairs = events[["user_id", "video_id"]].drop_duplicates()
-        per_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in watched_rows(events, pairs, durations, settings):
-            per_user[row["user_id"]].append(
-                _action(row["video_id"], "WATCHED", row["last_at"], None, row["count"], row)
+        rows = [
+            {**r, "kind": "WATCHED", "at": r["last_at"], "rating": None}
+            for r in watched_rows(events, pairs, durations, settings)
+        ]
+        rows += [
+            {**r, "kind": KINDS[r["kind"]], "long_watches": None}
+            for r in action_rows(events, pairs)
+        ]
+        actions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for a in rows:
+            actions[a["user_id"]].append(
+                {
+                    "video_id": a["video_id"],
+                    "title": nodes.get(a["video_id"], {}).get("title"),
+                    "kind": a["kind"],
+                    "at": int(a["at"]),
+                    "rating": None if a["rating"] is None else float(a["rating"]),
+                    "count": int(a["count"]),
+                    "long_watches": None if a["long_watches"] is None else int(a["long_watches"]),
+                }
             )
-        for row in action_rows(events, pairs):
-            per_user[row["user_id"]].append(
-                _action(row["video_id"], KINDS[row["kind"]], row["at"], row["rating"], row["count"])
-            )
-        for acts in per_user.values():
-            for a in acts:
-                a["title"] = nodes.get(a["video_id"], {}).get("title")
 
         lists: dict[str, list[Edge]] = defaultdict(list)
         for src, dst, rank, score, weight in zip(
@@ -101,7 +100,7 @@ class MemoryGraph:
             strict=True,
         ):
             lists[src].append((dst, int(rank), float(score), float(weight)))
-        return cls(videos=nodes, actions=dict(per_user), related=dict(lists))
+        return cls(videos=nodes, actions=dict(actions), related=dict(lists))
 
     # -------------------------------------------------------------------- the service's four reads
 
@@ -191,25 +190,6 @@ class MemoryGraph:
 _POPULAR_FIELDS = ("title", *FEATURES, "channel_id", "category")
 
 
-def _action(
-    video_id: str,
-    kind: str,
-    at: Any,
-    rating: Any,
-    n: Any,
-    watched: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "video_id": video_id,
-        "title": None,
-        "kind": kind,
-        "at": None if at is None else int(at),
-        "rating": None if rating is None else float(rating),
-        "count": int(n),
-        "long_watches": None if watched is None else int(watched["long_watches"]),
-    }
-
-
 def _catalog_stats(videos: Iterable[dict[str, Any]]) -> CatalogStats:
     rows = list(videos)
 
@@ -237,11 +217,11 @@ def _catalog_stats(videos: Iterable[dict[str, Any]]) -> CatalogStats:
 def _popular_order(videos: dict[str, dict[str, Any]]) -> list[str]:
     ids, popularity, uploaded = [], [], []
     for vid, p in videos.items():
-        value = p.get("views") if p.get("views") is not None else p.get("sessions")
+        value = popularity_value(p)
         if value is None:
             continue
         ids.append(vid)
-        popularity.append(float(value))
+        popularity.append(value)
         uploaded.append(p.get("uploaded_at"))
     up = np.array([np.nan if u is None else float(u) for u in uploaded])
     frame = pd.DataFrame(

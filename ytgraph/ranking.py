@@ -284,16 +284,15 @@ class ScoredList(Sequence[Recommendation]):
         order: Sequence[int],
         video_ids: Sequence[str],
         make: Callable[[int], Recommendation],
-        signals: np.ndarray | None = None,
+        signals: np.ndarray,
     ) -> None:
         """``order``: candidate indexes best first; ``video_ids``: each candidate's id (by index);
         ``make(index)``: that candidate's Recommendation; ``signals``: the (candidates,
         ``SIGNALS``) matrix by index, which learning the ranker's weights reads whole."""
         self._order = list(order)
-        self._ids = video_ids
-        self._make = make
-        self.signals = np.zeros((len(video_ids), len(SIGNALS))) if signals is None else signals
         self.video_ids = video_ids
+        self._make = make
+        self.signals = signals
         self._made: dict[int, Recommendation] = {}
         self._places: dict[str, int] | None = None
 
@@ -301,7 +300,7 @@ class ScoredList(Sequence[Recommendation]):
         """1-based place of ``video_id`` in the score order (None if no candidate), found without
         making any Recommendation."""
         if self._places is None:
-            self._places = {self._ids[i]: p for p, i in enumerate(self._order, start=1)}
+            self._places = {self.video_ids[i]: p for p, i in enumerate(self._order, start=1)}
         return self._places.get(video_id)
 
     def _at(self, position: int) -> Recommendation:
@@ -348,10 +347,15 @@ def score_candidates(
 
     owner = np.repeat(np.arange(n), [len(c.paths) for c in candidates])
     col = np.array([column[x] for c in candidates for x in c.paths.seeds], dtype=np.intp)
-    if settings.strength == "score":
-        strength = np.array([x for c in candidates for x in c.paths.score_strengths], dtype=float)
-    else:
-        strength = np.array([x for c in candidates for x in c.paths.strengths], dtype=float)
+    by_score = settings.strength == "score"
+    strength = np.array(
+        [
+            x
+            for c in candidates
+            for x in (c.paths.score_strengths if by_score else c.paths.strengths)
+        ],
+        dtype=float,
+    )
     depth = np.array([x for c in candidates for x in c.paths.depths], dtype=float)
 
     # contribution[c, s] = sum over the paths from seed s to candidate c of weight(s) * strength.

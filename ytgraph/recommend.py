@@ -128,15 +128,7 @@ def backfill(
         return []
     ranking = settings.ranking
     skip = set(exclude) | {r.video_id for r in have}
-    want = max(ranking.pool, n)
-    # The popular list is the same for everyone: read its head once per Graph, filter per user,
-    # and ask the server again only for a user who has seen most of it.
-    head = graph.cache.get("popular")
-    if head is None:
-        head = graph.cache["popular"] = _popular(graph, [], POPULAR_HEAD)
-    rows = [r for r in head if r["video_id"] not in skip]
-    if len(rows) < want and len(head) == POPULAR_HEAD:
-        rows = _popular(graph, sorted(skip), want)
+    rows = popular_rows(graph, skip, max(ranking.pool, n))
     # The same caps as the re-rank, counted over the personal list first (a popular video has no
     # seed, so only the channel and category caps can stop it).
     taken = CapCounts()
@@ -160,12 +152,6 @@ def popular_candidates(
     """The ``k`` most popular videos that are neither excluded nor candidates already, as
     candidates without paths (``candidates.popular``)."""
     skip = set(exclude) | {c.video_id for c in have}
-    head = graph.cache.get("popular")
-    if head is None:
-        head = graph.cache["popular"] = _popular(graph, [], POPULAR_HEAD)
-    rows = [r for r in head if r["video_id"] not in skip][:k]
-    if len(rows) < k and len(head) == POPULAR_HEAD:
-        rows = _popular(graph, sorted(skip), k)
     return [
         Candidate(
             video_id=r["video_id"],
@@ -174,8 +160,21 @@ def popular_candidates(
             category=r.get("category"),
             features={f: r.get(f) for f in FEATURES},
         )
-        for r in rows
+        for r in popular_rows(graph, skip, k)[:k]
     ]
+
+
+def popular_rows(graph: Graph | MemoryGraph, skip: set[str], want: int) -> list[dict[str, Any]]:
+    """``popular.cypher`` rows without ``skip``, best first: at least ``want`` where the catalogue
+    has them. The list is the same for everyone, so its head is read once per graph and filtered
+    per user; the server is asked again only for a user who has seen most of it."""
+    head = graph.cache.get("popular")
+    if head is None:
+        head = graph.cache["popular"] = _popular(graph, [], POPULAR_HEAD)
+    rows = [r for r in head if r["video_id"] not in skip]
+    if len(rows) < want and len(head) == POPULAR_HEAD:
+        rows = _popular(graph, sorted(skip), want)
+    return rows
 
 
 def _popular(graph: Graph | MemoryGraph, exclude: list[str], limit: int) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ from ytgraph.evaluate import (
     split_events,
     training_dataset,
 )
+from ytgraph.load import fingerprint
 from ytgraph.memory import MemoryGraph
 from ytgraph.ranking import SIGNALS
 from ytgraph.recommend import Recommendations, recommend
@@ -368,6 +369,9 @@ def tune(
 
     trials: list[Trial] = []
     chosen: dict[str, Any] = {}
+    # Fit-part graphs by counting fingerprint: a stage that changes only seeds, candidates or
+    # ranking recommends from the graph an earlier stage built.
+    graphs: dict[str, MemoryGraph] = {}
 
     def measure(stage: str, options: Sequence[dict[str, Any]]) -> list[Trial]:
         variants = [
@@ -376,7 +380,7 @@ def tune(
         report = evaluate(
             known, settings, protocol=protocol, n=n, variants=variants,
             baselines=("most-viewed",), seed=seed, max_users=max_users,
-            resamples=resamples, engine="memory", echo=None,
+            resamples=resamples, engine="memory", memory_graphs=graphs, echo=None,
         )  # fmt: skip
         out = []
         for v, o in zip(variants, options, strict=True):
@@ -392,7 +396,8 @@ def tune(
 
     (current,) = measure("start", [{}])
     for stage, options in SPACE:
-        todo = [o for o in options if not _same(settings, chosen, o)]
+        now = settings.with_overrides(chosen)
+        todo = [o for o in options if now.with_overrides(o) != now]
         room = budget - len(trials) - (1 if learn else 0)
         if room <= 0:
             break
@@ -406,7 +411,9 @@ def tune(
     notes: list[str] = []
     if learn and len(trials) < budget:
         base = settings.with_overrides(chosen)
-        graph = MemoryGraph.build(training_dataset(inner, dataset.videos), base)
+        graph = graphs.get(fingerprint(base)) or MemoryGraph.build(
+            training_dataset(inner, dataset.videos), base
+        )
         users = sample_users(inner.users, max_users, seed)
         ex = ranker_examples(graph, inner.truth_sets(), base, users)
         # A logistic fit finds the direction; coordinate ascent then tunes it for the ranking.
@@ -448,11 +455,3 @@ def tune(
         )  # fmt: skip
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def _same(settings: Settings, chosen: Mapping[str, Any], option: Mapping[str, Any]) -> bool:
-    """Whether ``option`` changes nothing over the settings with ``chosen`` applied."""
-    now = settings.with_overrides(dict(chosen))
-    return all(
-        getattr(getattr(now, k.split(".")[0]), k.split(".")[1]) == v for k, v in option.items()
-    )
