@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bench_connection, bench_settings, machine, median
 from loaders import read_dataset
-from ytgraph.covisit import count
-from ytgraph.generate import GenerateConfig, generate_world, write_world
-from ytgraph.graph import Graph
-from ytgraph.load import load, wipe_graph
-from ytgraph.related import related_lists
-from ytgraph.sessions import sessionize
+from ytgraph.db.graph import Graph
+from ytgraph.ingest.covisit import count
+from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
+from ytgraph.ingest.load import load, wipe_graph
+from ytgraph.ingest.related import related_lists
+from ytgraph.ingest.sessions import sessionize
 
 
 def main() -> None:

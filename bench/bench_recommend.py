@@ -25,8 +25,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bench_connection, bench_settings, machine, median, percentile
-from ytgraph.graph import Graph
-from ytgraph.load import related_rows, wipe_graph, write_related
+from ytgraph.db.graph import Graph
+from ytgraph.ingest.load import related_rows, wipe_graph, write_related
 
 DAY = 86_400
 
@@ -185,8 +185,8 @@ def main() -> None:
             f"(+{t['related_rows_s']:.1f}s building rows in Python)"
         )
 
-    from ytgraph.recommend import Recommendations, recommend
-    from ytgraph.serve import precompute, serve
+    from ytgraph.recommendation.serve import precompute, serve
+    from ytgraph.recommendation.service import Recommendations, recommend
 
     s.candidates.depth = args.depth
     rng = np.random.default_rng(args.seed + 1)

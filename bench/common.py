@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from ytgraph.config import Settings, cache_dir, load_settings
-from ytgraph.connect import Connection, resolve
+from ytgraph.db.connect import Connection, resolve
 
 
 def machine() -> str:

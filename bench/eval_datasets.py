@@ -41,17 +41,17 @@ from bench.common import machine  # noqa: E402
 from loaders import read_dataset, walk_sessions  # noqa: E402
 from loaders.schema import Dataset  # noqa: E402
 from ytgraph.config import load_settings  # noqa: E402
-from ytgraph.evaluate import (  # noqa: E402
+from ytgraph.db.server import ManagedServer  # noqa: E402
+from ytgraph.evaluation.offline import (  # noqa: E402
     DEFAULT_VARIANTS,
-    PROTOCOLS,
     Variant,
     eval_neo4j_settings,
     evaluate,
     load_variants,
 )
-from ytgraph.generate import GenerateConfig, generate_world, write_world  # noqa: E402
-from ytgraph.server import ManagedServer  # noqa: E402
-from ytgraph.tune import tune  # noqa: E402
+from ytgraph.evaluation.splits import PROTOCOLS  # noqa: E402
+from ytgraph.evaluation.tune import tune  # noqa: E402
+from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world  # noqa: E402
 
 DATA = Path(os.environ.get("YTGRAPH_DATA", REPO.parent / "shared" / "data"))
 

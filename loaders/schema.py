@@ -20,6 +20,7 @@ EVENTS = ("watch", "like", "favorite", "rate", "playlist_add")
 EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event", "watch_seconds", "rating")
 REQUIRED_EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event")
 RATING_RANGE = (0.0, 5.0)
+DAY = 86_400  # seconds: every timestamp is epoch seconds
 
 # name -> "str" | "float" | "time" (a time is parsed to epoch seconds, like an event's timestamp)
 VIDEO_COLUMNS: dict[str, str] = {

@@ -35,7 +35,7 @@ from loaders.canonical import (
     read_bytes,
     string_array,
 )
-from loaders.schema import RATING_RANGE, Dataset, ReadReport, empty_events
+from loaders.schema import DAY, RATING_RANGE, Dataset, ReadReport, empty_events
 from ytgraph.errors import InputError
 
 FILE_NAME = "youtubedata.txt"
@@ -43,7 +43,6 @@ FILE_NAME = "youtubedata.txt"
 YOUTUBE_EPOCH = 1_108_425_600
 META_COLUMNS = ("uploader", "age", "category", "length", "views", "rate", "ratings", "comments")
 MAX_RELATED = 20
-DAY = 86_400
 
 
 def _parse(path: Path) -> tuple[Table, list[list[str]]]:

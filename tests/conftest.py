@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ytgraph.config import Settings, cache_dir, load_settings
-from ytgraph.connect import Connection, resolve
-from ytgraph.graph import Graph
+from ytgraph.db.connect import Connection, resolve
+from ytgraph.db.graph import Graph
 
 REPO = Path(__file__).resolve().parent.parent
 

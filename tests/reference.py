@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
-from itertools import permutations
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise, permutations
 
+import networkx as nx
 import pandas as pd
 
-from ytgraph.config import RelatedSettings, SessionSettings
+from ytgraph.config import CandidateSettings, RelatedSettings, SessionSettings
+from ytgraph.recommendation.candidates import CandidatePath, check_depth, path_order
 
 Pair = tuple[str, str]
 
@@ -188,3 +190,43 @@ def topn_ref(
             "weight": "float64",
         }
     )
+
+
+def expand_reference(
+    related: nx.DiGraph,
+    seeds: Sequence[str],
+    settings: CandidateSettings,
+    exclude: Iterable[str] = (),
+) -> dict[str, list[CandidatePath]]:
+    """The same expansion by brute force over a networkx DiGraph whose edges carry score, weight, rank.
+
+    Returns {candidate: paths sorted by (-strength, videos)}, capped like ``expand``.
+    """
+    depth = check_depth(settings.depth)
+    banned = set(seeds) | set(exclude)
+    found: dict[str, list[CandidatePath]] = {}
+    for seed in dict.fromkeys(seeds):
+        if seed not in related:
+            continue
+        stack: list[tuple[str, ...]] = [(seed,)]
+        while stack:
+            walk = stack.pop()
+            if len(walk) > 1 and walk[-1] not in banned:
+                edges = [related.edges[a, b] for a, b in pairwise(walk)]
+                found.setdefault(walk[-1], []).append(
+                    CandidatePath(
+                        seed,
+                        walk,
+                        tuple(e["score"] for e in edges),
+                        tuple(e["weight"] for e in edges),
+                    )
+                )
+            if len(walk) - 1 == depth:
+                continue
+            for nxt in related.successors(walk[-1]):
+                if related.edges[walk[-1], nxt]["rank"] <= settings.per_hop and nxt not in walk:
+                    stack.append((*walk, nxt))
+    for paths in found.values():
+        paths.sort(key=path_order)
+    order = sorted(found, key=lambda c: (-found[c][0].strength, c))[: settings.max_candidates]
+    return {c: found[c] for c in order}

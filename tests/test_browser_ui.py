@@ -17,16 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-from tests.test_browser_queries import (
-    QUERIES,
-    VIDEOS,
-    all_relationships,
-    load_world,
-    why_expected,
-)
-from ytgraph import browser, connect
-from ytgraph.connect import Connection
-from ytgraph.graph import Graph
+from tests.browser_world import VIDEOS, all_relationships, load_world, why_expected
+from ytgraph.db import browser, connect
+from ytgraph.db.connect import Connection
+from ytgraph.db.graph import Graph
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +71,7 @@ def test_guide_style_and_why_recommended(graph: Graph, neo4j_conn: Connection) -
         pytest.skip("the guide and style are installed on the managed server only")
     load_world(graph)
     info = connect.browse_info(neo4j_conn, show_password=True)
-    q = QUERIES["why_recommended"]
+    q = {q.name: q for q in browser.guide_queries()}["why_recommended"]
     user, video = q.params["user_id"], q.params["video_id"]
     nodes, rels = why_expected(user, video, q.params["k"], q.params["rating_threshold"])
     # What "Connect result nodes" (on by default) adds: every relationship between drawn nodes.

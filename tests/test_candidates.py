@@ -12,32 +12,12 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.conftest import wipe
-from ytgraph.candidates import Path, expand, expand_reference
+from tests.reference import expand_reference
+from tests.worlds import Lists, related_rows
 from ytgraph.config import CandidateSettings, Settings
+from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError
-from ytgraph.graph import Graph
-
-Lists = dict[str, list[tuple[str, float]]]  # source -> [(destination, score)], best first
-
-
-def related_rows(lists: Lists) -> list[dict[str, Any]]:
-    """``replace_related`` rows: rank 1..N in list order, weight = score / best score."""
-    rows = []
-    for src, dst in lists.items():
-        if not dst:
-            continue
-        best = dst[0][1]
-        rows.append(
-            {
-                "src": src,
-                "dst": [d for d, _ in dst],
-                "score": [s for _, s in dst],
-                "cooccurrences": [int(s * 10) for _, s in dst],
-                "rank": list(range(1, len(dst) + 1)),
-                "weight": [s / best for _, s in dst],
-            }
-        )
-    return rows
+from ytgraph.recommendation.candidates import CandidatePath, expand
 
 
 def write_graph(graph: Graph, videos: list[str], lists: Lists) -> None:
@@ -58,11 +38,11 @@ def to_networkx(lists: Lists) -> nx.DiGraph:
     return g
 
 
-def path_key(p: Path) -> tuple[Any, ...]:
+def path_key(p: CandidatePath) -> tuple[Any, ...]:
     return (p.seed, p.videos)
 
 
-def assert_same(got: list[Any], want: dict[str, list[Path]]) -> None:
+def assert_same(got: list[Any], want: dict[str, list[CandidatePath]]) -> None:
     assert [c.video_id for c in got] == list(want)
     for cand in got:
         ref = want[cand.video_id]

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import make_settings
 from ytgraph.cli import app
-from ytgraph.connect import Connection
-from ytgraph.graph import Graph
+from ytgraph.db.connect import Connection
+from ytgraph.db.graph import Graph
 
 GOOD = """user_id,video_id,timestamp,event,watch_seconds,rating
 u1,a,2024-01-01T10:00:00,watch,100,

@@ -1,4 +1,4 @@
-"""Co-visitation counts against the brute-force reference; combine, touched, save and load."""
+"""Co-visitation counts against the brute-force reference; combine, difference, save and load."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import settings as hsettings
 
 from tests.reference import count_ref
 from ytgraph.config import SessionSettings
-from ytgraph.covisit import Covisits, count
 from ytgraph.errors import InputError
-from ytgraph.sessions import sessionize
+from ytgraph.ingest.covisit import Covisits, count
+from ytgraph.ingest.sessions import sessionize
 
 VIDEOS = ["A", "B", "C", "D", "a", "v10", "v2", "é"]
 
@@ -160,14 +160,16 @@ def test_state_minus_old_plus_new(
 
 @hsettings(max_examples=200, deadline=None)
 @given(a=session_lists, b=session_lists)
-def test_touched_are_the_ids_whose_counts_differ(a: list[list[str]], b: list[list[str]]) -> None:
+def test_a_difference_holds_the_ids_whose_counts_differ(
+    a: list[list[str]], b: list[list[str]]
+) -> None:
     ca, cb = count(sessions_frame(a)), count(sessions_frame(b))
     (ra, rpa, _), (rb, rpb, _) = count_ref(sessions_frame(a)), count_ref(sessions_frame(b))
     want = {v for v in set(ra) | set(rb) if ra.get(v, 0) != rb.get(v, 0)}
     want |= {i for (i, j) in set(rpa) | set(rpb) if rpa.get((i, j), 0) != rpb.get((i, j), 0)}
-    got = ca.touched(cb)
+    got = (ca - cb).videos
     assert list(got) == sorted(want)
-    assert list(cb.touched(ca)) == sorted(want)
+    assert list((cb - ca).videos) == sorted(want)
 
 
 def test_combine_rejects_other_signs() -> None:

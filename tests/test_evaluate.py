@@ -15,28 +15,21 @@ import pytest
 
 from loaders.schema import Dataset, ReadReport
 from ytgraph.config import Settings
-from ytgraph.covisit import count
-from ytgraph.evaluate import (
-    BASELINES,
-    REFERENCE,
-    Variant,
-    baseline_orders,
-    bootstrap_ci,
-    evaluate,
-    list_metrics,
+from ytgraph.db.graph import Graph
+from ytgraph.evaluation.baselines import BASELINES, baseline_orders, top_excluding
+from ytgraph.evaluation.metrics import bootstrap_ci, list_metrics, user_metrics
+from ytgraph.evaluation.offline import Variant, evaluate, load_variants, parse_variants
+from ytgraph.evaluation.report import REFERENCE
+from ytgraph.evaluation.splits import (
     load_training,
-    load_variants,
-    parse_variants,
     split_events,
-    top_excluding,
     train_counts,
     training_dataset,
     training_videos,
-    user_metrics,
 )
-from ytgraph.generate import GenerateConfig, generate_world
-from ytgraph.graph import Graph
-from ytgraph.sessions import sessionize
+from ytgraph.ingest.covisit import count
+from ytgraph.ingest.generate import GenerateConfig, generate_world
+from ytgraph.ingest.sessions import sessionize
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -398,7 +391,7 @@ def test_evaluate_end_to_end(graph: Graph, settings: Settings, tmp_path: Path) -
 @pytest.mark.slow
 def test_sar_peer_runs_in_its_own_venv() -> None:
     """Creates <cache>/sar-venv the first time (minutes); fails, never skips, when it can't."""
-    from ytgraph.peers import ensure_sar_python, run_sar
+    from ytgraph.evaluation.peers import ensure_sar_python, run_sar
 
     python = ensure_sar_python(echo=print)
     assert python.exists()

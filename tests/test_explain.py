@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.test_recommend import ODD, build_world, world_settings
+from tests.worlds import ODD, build_world, world_settings
 from ytgraph.config import Settings
+from ytgraph.db.graph import Graph
 from ytgraph.errors import NotFoundError
-from ytgraph.explain import Explanation, cypher_string, explain
-from ytgraph.graph import Graph
+from ytgraph.recommendation.explain import Explanation, cypher_string, explain
 
 World = tuple[Graph, Settings]
 

@@ -12,7 +12,7 @@ import pytest
 from loaders import read_canonical
 from loaders.schema import EVENT_COLUMNS, EVENTS, VIDEO_COLUMNS, empty_events
 from ytgraph.errors import InputError
-from ytgraph.generate import GenerateConfig, generate_world, write_world
+from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
 
 SMALL = GenerateConfig(users=1_500, videos=1_000, days=14, seed=11)
 

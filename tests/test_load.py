@@ -17,9 +17,9 @@ from loaders.schema import Dataset, ReadReport, empty_videos
 from tests.conftest import wipe
 from tests.reference import count_ref, scores_ref, sessionize_ref, topn_ref
 from ytgraph.config import Settings
-from ytgraph.graph import Graph
-from ytgraph.load import load
-from ytgraph.state import StateStore
+from ytgraph.db.graph import Graph
+from ytgraph.ingest.load import load
+from ytgraph.ingest.state import StateStore
 
 HOUR = 3600
 

@@ -14,8 +14,8 @@ from loaders import read_dataset, walk_sessions
 from loaders.schema import Dataset
 from tests.conftest import data_dir
 from ytgraph.config import Settings
-from ytgraph.graph import Graph
-from ytgraph.load import load
+from ytgraph.db.graph import Graph
+from ytgraph.ingest.load import load
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -13,12 +13,12 @@ import pytest
 
 from loaders.schema import Dataset, ReadReport
 from ytgraph.config import Settings, profile_settings
-from ytgraph.generate import GenerateConfig, generate_world
-from ytgraph.graph import Graph
-from ytgraph.load import load
-from ytgraph.memory import MemoryGraph
-from ytgraph.ranking import catalog_stats
-from ytgraph.recommend import Recommendations, recommend
+from ytgraph.db.graph import Graph
+from ytgraph.ingest.generate import GenerateConfig, generate_world
+from ytgraph.ingest.load import load
+from ytgraph.recommendation.memory import MemoryGraph
+from ytgraph.recommendation.ranking import catalog_stats
+from ytgraph.recommendation.service import Recommendations, recommend
 
 
 def world(seed: int) -> Dataset:

@@ -13,7 +13,7 @@ import pytest
 from loaders import read_dataset
 from tests.conftest import data_dir
 from ytgraph.config import Settings, profile_settings
-from ytgraph.evaluate import Variant, evaluate
+from ytgraph.evaluation.offline import Variant, evaluate
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -12,22 +12,22 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ytgraph.candidates import Candidate, Path
+from loaders.schema import DAY
 from ytgraph.config import RankingSettings
-from ytgraph.ranking import CatalogStats, Recommendation, rank, score_candidates
-from ytgraph.seeds import Seed
+from ytgraph.recommendation.candidates import Candidate, CandidatePath
+from ytgraph.recommendation.ranking import CatalogStats, Recommendation, rank, score_candidates
+from ytgraph.recommendation.seeds import Seed
 
-DAY = 86_400.0
 T = 1_700_000_000.0
 
 
-def path(*videos: str, weights: tuple[float, ...]) -> Path:
-    return Path(videos[0], tuple(videos), tuple(w * 10 for w in weights), weights)
+def path(*videos: str, weights: tuple[float, ...]) -> CandidatePath:
+    return CandidatePath(videos[0], tuple(videos), tuple(w * 10 for w in weights), weights)
 
 
 def cand(
     vid: str,
-    paths: list[Path],
+    paths: list[CandidatePath],
     channel: str | None = None,
     category: str | None = None,
     **features: Any,
@@ -289,8 +289,8 @@ def test_score_strength_uses_raw_edge_scores() -> None:
     seeds = [seed("s1", 1.0), seed("s2", 1.0)]
     # x: reached from s1 by an edge of weight 1.0 (score 10: the best of a weak list)
     # y: reached from s2 by an edge of weight 0.5 (score 40: half the best of a strong list)
-    x = cand("x", [Path("s1", ("s1", "x"), (10.0,), (1.0,))])
-    y = cand("y", [Path("s2", ("s2", "y"), (40.0,), (0.5,))])
+    x = cand("x", [CandidatePath("s1", ("s1", "x"), (10.0,), (1.0,))])
+    y = cand("y", [CandidatePath("s2", ("s2", "y"), (40.0,), (0.5,))])
     by_weight = score_candidates([x, y], seeds, STATS, RankingSettings())
     by_score = score_candidates([x, y], seeds, STATS, RankingSettings(strength="score"))
     rel_w = {r.video_id: r.signals["relatedness"] for r in by_weight}

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from loaders.schema import DAY
 from ytgraph.config import SeedSettings, profile_settings
-from ytgraph.seeds import seed_set
+from ytgraph.recommendation.seeds import seed_set
 
 PAPER_SEEDS = profile_settings("paper").seeds
 
-DAY = 86_400
 T = 1_700_000_000  # the user's latest action
 
 

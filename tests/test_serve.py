@@ -10,12 +10,12 @@ import dataclasses
 
 import pytest
 
-from tests.test_recommend import build_world, ids, world_settings
+from tests.worlds import build_world, ids, world_settings
 from ytgraph.config import Settings
+from ytgraph.db.graph import Graph
 from ytgraph.errors import NotFoundError
-from ytgraph.graph import Graph
-from ytgraph.recommend import Recommendations, recommend
-from ytgraph.serve import dump, parse, precompute, recommendation_key, serve
+from ytgraph.recommendation.serve import dump, parse, precompute, recommendation_key, serve
+from ytgraph.recommendation.service import Recommendations, recommend
 
 USERS = ["u1", "u2", "u3"]
 

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from tests.conftest import make_settings
 from ytgraph.cli import app
 from ytgraph.config import Neo4jSettings
-from ytgraph.connect import Connection, resolve
+from ytgraph.db.connect import Connection, resolve
+from ytgraph.db.graph import Graph
+from ytgraph.db.server import ManagedServer, find_java
 from ytgraph.errors import ServerError
-from ytgraph.graph import Graph
-from ytgraph.server import ManagedServer, find_java
 
 
 def test_connects_and_is_neo4j_5(neo4j_conn: Connection) -> None:

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 
 from tests.reference import sessionize_ref
-from ytgraph import sessions as sessions_mod
 from ytgraph.config import SessionSettings
 from ytgraph.errors import ConfigError, InputError
-from ytgraph.sessions import SESSION_COLUMNS, sessionize
+from ytgraph.ingest import sessions as sessions_mod
+from ytgraph.ingest.sessions import SESSION_COLUMNS, sessionize
 
 T0 = 1_700_000_000
 H = 3600

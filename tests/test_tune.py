@@ -15,11 +15,18 @@ import pytest
 
 from loaders.schema import Dataset, ReadReport
 from ytgraph.config import Settings, load_settings
-from ytgraph.evaluate import split_events, training_dataset
-from ytgraph.generate import GenerateConfig, generate_world, write_world
-from ytgraph.memory import MemoryGraph
-from ytgraph.ranking import SIGNALS
-from ytgraph.tune import Examples, fit_weights, mean_ndcg, ranker_examples, refine_weights, tune
+from ytgraph.evaluation.splits import split_events, training_dataset
+from ytgraph.evaluation.tune import (
+    Examples,
+    fit_weights,
+    mean_ndcg,
+    ranker_examples,
+    refine_weights,
+    tune,
+)
+from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
+from ytgraph.recommendation.memory import MemoryGraph
+from ytgraph.recommendation.ranking import SIGNALS
 
 
 def small_world(seed: int = 3) -> Dataset:

@@ -14,6 +14,7 @@ import pytest
 
 from loaders import read_dataset, read_youtube2008, walk_sessions
 from loaders.schema import (
+    DAY,
     EVENT_COLUMNS,
     Dataset,
     ReadReport,
@@ -25,7 +26,6 @@ from ytgraph.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 FOUNDED = int(datetime(2005, 2, 15, tzinfo=UTC).timestamp())
-DAY = 86_400
 
 
 def data_dir() -> Path:

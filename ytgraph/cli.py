@@ -114,7 +114,7 @@ def echo_json(data: Any) -> None:
 @handled
 def neo4j_start() -> None:
     """Resolve (first time only) and start the managed Neo4j; wait until it answers."""
-    from ytgraph.connect import managed_server
+    from ytgraph.db.connect import managed_server
 
     server = managed_server(settings().neo4j)
     seconds = server.start(echo=note)  # 0.0: it was running, with this configuration
@@ -128,7 +128,7 @@ def neo4j_start() -> None:
 @handled
 def neo4j_stop() -> None:
     """Stop the managed Neo4j (SIGTERM to its process group, SIGKILL after a minute)."""
-    from ytgraph.server import ManagedServer
+    from ytgraph.db.server import ManagedServer
 
     stopped = ManagedServer(settings().neo4j).stop()
     typer.echo("Neo4j stopped" if stopped else "Neo4j was not running")
@@ -143,7 +143,7 @@ def neo4j_status(
 
     Exits 1 when the server is not running.
     """
-    from ytgraph.connect import resolve
+    from ytgraph.db.connect import resolve
 
     conn = resolve(settings().neo4j, start=False, echo=None)
     try:
@@ -162,8 +162,8 @@ class _Opened:
     """A resolved connection and a Graph over it, closed on exit."""
 
     def __init__(self, cfg: Settings) -> None:
-        from ytgraph.connect import resolve
-        from ytgraph.graph import Graph
+        from ytgraph.db.connect import resolve
+        from ytgraph.db.graph import Graph
 
         self.conn = resolve(cfg.neo4j, echo=None if STATE.quiet else note)
         self.graph = Graph(self.conn.driver, self.conn.database)
@@ -173,9 +173,6 @@ class _Opened:
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
-
-    def state_key(self) -> str:
-        return str(self.conn.server.home) if self.conn.server else self.conn.uri
 
 
 def _user_ids(path: Path) -> list[str]:
@@ -219,7 +216,7 @@ def generate(
     ] = False,
 ) -> None:
     """Write a synthetic world (canonical events and videos) with realistic structure."""
-    from ytgraph.generate import GenerateConfig, generate_world, write_world
+    from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
 
     for name, value in (("users", users), ("videos", videos), ("days", days)):
         if value < 1:
@@ -277,8 +274,8 @@ def load(
     rewrites what the new events change.
     """
     from loaders import read_dataset
-    from ytgraph.load import default_state_dir
-    from ytgraph.load import load as run_load
+    from ytgraph.ingest.load import default_state_dir
+    from ytgraph.ingest.load import load as run_load
 
     cfg = settings(
         {
@@ -305,7 +302,7 @@ def load(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        target = state_dir or default_state_dir(cfg, opened.state_key())
+        target = state_dir or default_state_dir(cfg, opened.conn.state_key)
         summary = run_load(dataset, cfg, opened.graph, target, progress=step)
     summary.rejects_file = rejects_path
     if as_json:
@@ -333,13 +330,10 @@ def related(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A video's related videos R_i, best first, with relatedness score and co-view count c_ij."""
-    from ytgraph.errors import NotFoundError
+    from ytgraph.db.inspect import related_videos
 
     with _Opened(settings()) as opened:
-        rows = opened.graph.run("related_of", video_id=video_id, n=n)
-        # No rows: an unknown video, or one without a list. Only then is a second query needed.
-        if not rows and not opened.graph.run("video_exists", video_id=video_id):
-            raise NotFoundError(f"unknown video {video_id!r}")
+        rows = related_videos(opened.graph, video_id, n)
     if as_json:
         echo_json(rows)
         return
@@ -356,14 +350,10 @@ def related(
 @handled
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Nodes by label, relationships by type, and the RELATED out-degree distribution."""
+    from ytgraph.db.inspect import graph_stats
+
     with _Opened(settings()) as opened:
-        counts = opened.graph.run("stats_counts")
-        degrees = opened.graph.run("stats_related_degree")
-    data = {
-        "nodes": {r["name"]: r["count"] for r in counts if r["kind"] == "node"},
-        "relationships": {r["name"]: r["count"] for r in counts if r["kind"] == "relationship"},
-        "related_degree": {int(r["degree"]): r["videos"] for r in degrees},
-    }
+        data = graph_stats(opened.graph).to_json()
     if as_json:
         echo_json(data)
         return
@@ -383,15 +373,15 @@ def reset(
     state_dir: Annotated[Path | None, typer.Option(help="Count state folder to clear too.")] = None,
 ) -> None:
     """Delete every node and relationship and the count state beside them."""
-    from ytgraph.load import default_state_dir, wipe_graph
-    from ytgraph.state import StateStore
+    from ytgraph.ingest.load import default_state_dir, wipe_graph
+    from ytgraph.ingest.state import StateStore
 
     if not yes:
         raise typer.BadParameter("this deletes the whole graph: add --yes")
     cfg = settings()
     with _Opened(cfg) as opened:
         wipe_graph(opened.graph)
-        StateStore(state_dir or default_state_dir(cfg, opened.state_key())).clear()
+        StateStore(state_dir or default_state_dir(cfg, opened.conn.state_key)).clear()
     typer.echo("graph and count state cleared")
 
 
@@ -440,9 +430,9 @@ def recommend(
     A list stored by `ytgraph precompute` for this graph generation and these settings is served
     as it is (one query); any other is computed online. Both give the same list.
     """
-    from ytgraph.recommend import Failed, check_n, recommend_many
-    from ytgraph.recommend import recommend as online
-    from ytgraph.serve import serve
+    from ytgraph.recommendation.serve import serve
+    from ytgraph.recommendation.service import Failed, check_n, recommend_many
+    from ytgraph.recommendation.service import recommend as online
 
     run_recommend = online if fresh else serve
 
@@ -504,8 +494,8 @@ def precompute(
     the ones it was computed for; after a load, users are served online until this runs again.
     Exit 1 if some users failed (each is named on stderr); the others are stored.
     """
-    from ytgraph.recommend import check_n
-    from ytgraph.serve import precompute as run_precompute
+    from ytgraph.recommendation.serve import precompute as run_precompute
+    from ytgraph.recommendation.service import check_n
 
     cfg = settings()
     if n is not None:
@@ -549,7 +539,7 @@ def explain(
 ) -> None:
     """Why VIDEO was (or was not) recommended to USER: every seed → video path with its edge scores,
     the score by signal, or the reason it is missing (watched, unreachable, capped, cut off)."""
-    from ytgraph.explain import explain as run_explain
+    from ytgraph.recommendation.explain import explain as run_explain
 
     cfg = settings()
     with _Opened(cfg) as opened:
@@ -569,12 +559,12 @@ def demo_recommend(
     n: Annotated[int, typer.Option("--n")] = 6,
 ) -> None:
     """For `make demo`: recommendations with explanations for the most active users."""
-    from ytgraph.recommend import recommend as run_recommend
+    from ytgraph.db.inspect import active_users
+    from ytgraph.recommendation.service import recommend as run_recommend
 
     cfg = settings()
     with _Opened(cfg) as opened:
-        ids = [r["user_id"] for r in opened.graph.run("active_users", limit=users)]
-        for uid in ids:
+        for uid in active_users(opened.graph, users):
             recs = run_recommend(opened.graph, uid, cfg, n=max(4, n))
             _rec_table(recs)
             seeds = ", ".join(f"{s.title or s.video_id} ({s.weight:.2f})" for s in recs.seeds[:3])
@@ -647,8 +637,8 @@ def evaluate(
     Everything is built from the training part only, on an evaluation server of its own (its
     database is emptied: never the demo graph).
     """
-    from ytgraph.evaluate import evaluate as run_evaluate
-    from ytgraph.evaluate import load_variants
+    from ytgraph.evaluation.offline import evaluate as run_evaluate
+    from ytgraph.evaluation.offline import load_variants
 
     cfg = settings()
     dataset = _split_data(events, videos, fmt)
@@ -713,7 +703,7 @@ def tune(
     Prints every trial's validation figures and the choice's test figures next to the settings
     it started from; --write saves the choice as a config file that every command reads.
     """
-    from ytgraph.tune import tune as run_tune
+    from ytgraph.evaluation.tune import tune as run_tune
 
     cfg = settings()
     dataset = _split_data(events, videos, fmt)
@@ -768,7 +758,7 @@ def browse(
     After login the Browser shows ytgraph's guide (what the graph holds, ready queries) and styles
     the graph (videos by title).
     """
-    from ytgraph.connect import browse_info
+    from ytgraph.db.connect import browse_info
 
     with _Opened(settings()) as opened:
         info = browse_info(opened.conn, show_password=show_password)

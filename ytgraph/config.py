@@ -93,7 +93,7 @@ class RelatedSettings:
     top_n: int = _num(100, ge=1)
     min_count: int = _num(2, ge=1)
     min_score: float = 0.0  # scores must also be > 0 (llr below independence never relates)
-    # Pseudo-sessions added to c_i and c_j inside f (see ytgraph.related): shrinks the scores of
+    # Pseudo-sessions added to c_i and c_j inside f (see ytgraph.ingest.related): shrinks the scores of
     # videos seen in few sessions, where c_ij = 2 is luck more than evidence.
     damping: float = _num(0.0, ge=0)
 
@@ -103,7 +103,7 @@ class LoadSettings:
     """Batching of writes and where the co-visitation state is kept beside Neo4j."""
 
     batch_size: int = _num(10_000, ge=1)
-    state_dir: str = ""  # default <cache>/state/<server>-<database>
+    state_dir: str = ""  # default <cache>/state/<hash of the server home or URI>-<database>
 
 
 @dataclass

@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ytgraph.candidates import FEATURES, Candidate, check_depth, expand
 from ytgraph.config import Settings
+from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError, NotFoundError, YtGraphError
-from ytgraph.graph import Graph
-from ytgraph.memory import MemoryGraph
-from ytgraph.ranking import (
+from ytgraph.recommendation.candidates import FEATURES, Candidate, check_depth, expand
+from ytgraph.recommendation.memory import MemoryGraph
+from ytgraph.recommendation.ranking import (
     CapCounts,
     CatalogStats,
     RankedList,
@@ -34,7 +34,7 @@ from ytgraph.ranking import (
     popular_recommendation,
     rank,
 )
-from ytgraph.seeds import Seed, seed_set
+from ytgraph.recommendation.seeds import Seed, seed_set
 
 MIN_N = 4
 MAX_N = 60
@@ -66,17 +66,17 @@ def check_user_id(user_id: Any) -> str:
 
 @dataclass
 class Recommendations:
-    """A user's list, the seeds it grew from, and whether popularity had to fill it.
+    """A user's list, the seeds it grew from, and how much of it popularity had to fill.
 
-    ``cold_start`` is true when any item is a popularity backfill (the user has no seeds, is
-    unknown and ``allow_unknown`` was given, or the personal list came out shorter than ``n``).
-    The remaining fields are the working of the pipeline, kept for ``explain`` and notebooks.
+    ``cold_start``: the user has no seeds (unknown, or nothing that counts as one), so the whole
+    list is the popular one; ``backfilled`` counts popular items, also in a personal list that
+    came out shorter than ``n``. The remaining fields are the working of the pipeline, kept for
+    ``explain`` and notebooks.
     """
 
     user_id: str
     recommendations: list[Recommendation]
     seeds: list[Seed]
-    cold_start: bool
     known_user: bool = True
     n: int = 12
     depth: int = 2
@@ -84,9 +84,13 @@ class Recommendations:
     excluded: frozenset[str] = frozenset()  # seeds, and touched videos if exclude_watched
     candidates: list[Candidate] = field(default_factory=list, repr=False)
     ranked: RankedList | None = field(default=None, repr=False)
-    # "online": computed by this call; "precomputed": read back from a batch (ytgraph.serve),
+    # "online": computed by this call; "precomputed": read back from a batch (ytgraph.recommendation.serve),
     # which keeps the list and the seeds but not the working (candidates, ranked, excluded).
     source: str = "online"
+
+    @property
+    def cold_start(self) -> bool:
+        return not self.seeds
 
     @property
     def backfilled(self) -> int:
@@ -241,7 +245,6 @@ def recommend(
         user_id=user_id,
         recommendations=final,
         seeds=seeds,
-        cold_start=any(r.popular for r in final),
         known_user=known,
         n=size,
         depth=hops,

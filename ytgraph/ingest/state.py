@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from loaders.schema import empty_events
-from ytgraph.covisit import Covisits
 from ytgraph.errors import GraphError
+from ytgraph.ingest.covisit import Covisits
 
 
 def empty_related() -> pd.DataFrame:

@@ -43,10 +43,11 @@ from typing import Any, cast, overload
 
 import numpy as np
 
-from ytgraph.candidates import FEATURES, Candidate, Path
+from loaders.schema import DAY
 from ytgraph.config import RankingSettings
-from ytgraph.graph import Graph
-from ytgraph.seeds import DAY, Seed
+from ytgraph.db.graph import Graph
+from ytgraph.recommendation.candidates import FEATURES, Candidate, CandidatePath
+from ytgraph.recommendation.seeds import Seed
 
 SUPPORT_SATURATION = 3  # distinct supporting seeds at which `support` reaches 1
 DEFAULT_RATING = 3.0  # the global mean when the catalogue holds no rating at all (middle of 1..5)
@@ -97,11 +98,6 @@ def catalog_stats(graph: Graph) -> CatalogStats:
         rows = graph.run("catalog_stats")
         stats = graph.cache["catalog_stats"] = CatalogStats.from_record(rows[0] if rows else {})
     return stats
-
-
-def forget_catalog_stats(graph: Graph) -> None:
-    """Drop the cached figures of ``graph`` (call after a load changed the catalogue)."""
-    graph.cache.pop("catalog_stats", None)
 
 
 # --------------------------------------------------------------------------------------- signals
@@ -206,7 +202,7 @@ class Recommendation:
     score: float
     signals: dict[str, float]
     because: dict[str, Any]  # {seed_video_id, seed_title} or {"kind": "popular", ...}
-    paths: list[Path] = field(default_factory=list)
+    paths: list[CandidatePath] = field(default_factory=list)
     channel_id: str | None = None
     category: str | None = None
     rank: int | None = None  # 1-based place in the final list; None if not in it

@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from ytgraph.config import Settings
+from ytgraph.db.graph import cypher_dir
 from ytgraph.errors import YtGraphError
-from ytgraph.graph import cypher_dir
 
 STATIC_DIR = "ytgraph"  # served at /browser/ytgraph/
 GUIDE_FILE = "guide.html"

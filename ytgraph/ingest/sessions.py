@@ -78,10 +78,11 @@ def window_seconds(settings: SessionSettings) -> int:
     return max(1, math.ceil(settings.window_hours * 3600.0))
 
 
-def long_watch_mask(
+def counted_watches(
     events: pd.DataFrame, settings: SessionSettings, durations: pd.Series | None = None
 ) -> np.ndarray:
-    """Which rows pass the long-watch filter (all True when no threshold is set); see module doc."""
+    """Which watches count towards co-visitation: those passing the long-watch filter, all when
+    no threshold is set (see module doc)."""
     n = len(events)
     keep = np.ones(n, dtype=bool)
     if settings.long_watch_seconds is None and settings.long_watch_fraction is None:
@@ -123,7 +124,7 @@ def sessionize(
     if missing:
         raise InputError(f"events: missing column(s) {', '.join(missing)}")
     watches = events[(events["event"] == "watch").to_numpy(dtype=bool, na_value=False)]
-    watches = watches[long_watch_mask(watches, settings, durations)]
+    watches = watches[counted_watches(watches, settings, durations)]
     if watches.empty:
         return empty_sessions()
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ytgraph.candidates import Path
 from ytgraph.config import Settings
-from ytgraph.graph import Graph
-from ytgraph.ranking import Recommendation
-from ytgraph.recommend import (
+from ytgraph.console import Progress
+from ytgraph.db.graph import Graph
+from ytgraph.recommendation.candidates import CandidatePath
+from ytgraph.recommendation.ranking import Recommendation
+from ytgraph.recommendation.seeds import Seed
+from ytgraph.recommendation.service import (
     Failed,
     Recommendations,
     check_user_id,
@@ -31,10 +33,8 @@ from ytgraph.recommend import (
     recommend,
     recommend_many,
 )
-from ytgraph.seeds import Seed
 
 FORMAT = 1  # version of the stored JSON; a different version is recomputed, not misread
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def recommendation_key(state_id: str | None, settings: Settings, n: int, depth: int) -> str:
@@ -98,7 +98,7 @@ def parse(user_id: str, text: str) -> Recommendations | None:
             score=r["score"],
             signals=r["signals"],
             because=r["because"],
-            paths=[Path(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in r["paths"]],
+            paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in r["paths"]],
             channel_id=r["channel_id"],
             category=r["category"],
             rank=r["rank"],
@@ -109,7 +109,6 @@ def parse(user_id: str, text: str) -> Recommendations | None:
         user_id=user_id,
         recommendations=recommendations,
         seeds=[Seed(v, t, w, tuple(why)) for v, t, w, why in data["seeds"]],
-        cold_start=any(r.popular for r in recommendations),
         known_user=data["known_user"],
         n=data["n"],
         depth=data["depth"],

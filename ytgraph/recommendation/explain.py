@@ -20,19 +20,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ytgraph.candidates import Path, path_order
 from ytgraph.config import Settings
+from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError
-from ytgraph.graph import Graph
-from ytgraph.ranking import POPULARITY_WEIGHT, weights
-from ytgraph.recommend import check_user_id, recommend
-from ytgraph.seeds import Seed
+from ytgraph.recommendation.candidates import CandidatePath, path_order
+from ytgraph.recommendation.ranking import POPULARITY_WEIGHT, weights
+from ytgraph.recommendation.seeds import Seed
+from ytgraph.recommendation.service import check_user_id, recommend
 
 USER_ACTIONS = ("WATCHED", "LIKED", "FAVORITED", "RATED", "PLAYLISTED")
 
 
 @dataclass
-class ExplainPath(Path):
+class ExplainPath(CandidatePath):
     """A candidate path with what a person reading it needs too: titles and each edge's rank."""
 
     titles: tuple[str | None, ...] = ()

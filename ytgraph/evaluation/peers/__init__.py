@@ -14,15 +14,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ytgraph.config import cache_dir
+from ytgraph.console import Echo, stderr_line
 from ytgraph.errors import YtGraphError
 
-Echo = Callable[[str], None]
 SAR_SIMILARITIES = ("lift", "jaccard", "cosine")
 SAR_PACKAGES = ("recommenders", "numpy<2")
 SAR_PYTHON_ENV = "YTGRAPH_SAR_PYTHON"
@@ -32,10 +32,6 @@ _CHECK = "import recommenders.models.sar"
 
 class PeerError(YtGraphError):
     """A peer recommender could not be set up or failed; the message says why, in one line."""
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
 
 
 def sar_venv_dir() -> Path:
@@ -58,7 +54,7 @@ def _last_line(text: str) -> str:
 
 
 def ensure_sar_python(
-    *, venv: Path | None = None, base_python: str | None = None, echo: Echo | None = _stderr
+    *, venv: Path | None = None, base_python: str | None = None, echo: Echo | None = stderr_line
 ) -> Path:
     """The interpreter SAR runs in, making its virtualenv the first time; PeerError if it can't.
 
@@ -144,7 +140,7 @@ def run_sar(
     k: int = 10,
     time_decay_days: float = 0.0,
     python: Path | None = None,
-    echo: Echo | None = _stderr,
+    echo: Echo | None = stderr_line,
     timeout: float = 3600.0,
 ) -> pd.DataFrame:
     """SAR's top ``k`` per user for each similarity type: ``similarity, user_id, rank, video_id,

@@ -44,7 +44,7 @@ _DEP = (
 class ServerAddon(Protocol):
     """Something a home carries besides Neo4j itself: lines for neo4j.conf and files to install.
 
-    The server knows nothing of what an add-on is for; ``ytgraph.browser`` (the analysts' guide and
+    The server knows nothing of what an add-on is for; ``ytgraph.db.browser`` (the analysts' guide and
     style) is one, wired in by ``connect.managed_server``.
     """
 

@@ -1,7 +1,7 @@
 """Candidate generation (paper 2.3): expand the seed set over RELATED, keeping every path.
 
-``expand`` runs the one Cypher query (``cypher/candidates.cypher``); ``expand_reference`` does the same
-expansion over a networkx graph, as the independent reference the tests hold Cypher to.
+``expand`` runs the one Cypher query (``cypher/candidates.cypher``); the tests hold it to a brute
+force expansion over networkx (``tests/reference.py``).
 """
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any, overload
 
-import networkx as nx
-
 from ytgraph.config import CandidateSettings
+from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError
-from ytgraph.graph import Graph
 
 MAX_DEPTH = 4
 FEATURES = (
@@ -32,9 +29,9 @@ FEATURES = (
 
 
 # Not frozen: a frozen dataclass's __init__ costs three times as much, and a request builds
-# hundreds of paths. Nothing in ytgraph changes a Path once made.
+# hundreds of paths. Nothing in ytgraph changes a CandidatePath once made.
 @dataclass(slots=True)
-class Path:
+class CandidatePath:
     """One seed → candidate path: the videos in order (seed first) and each edge's score and weight."""
 
     seed: str
@@ -52,13 +49,13 @@ class Path:
         return math.prod(self.weights)
 
 
-def path_order(p: Path) -> tuple[float, tuple[str, ...]]:
+def path_order(p: CandidatePath) -> tuple[float, tuple[str, ...]]:
     """How paths are listed everywhere: strongest first, ties by the videos."""
     return (-p.strength, p.videos)
 
 
-class PathList(Sequence[Path]):
-    """A candidate's paths, strongest first (ties by the videos), made into ``Path`` objects only
+class PathList(Sequence[CandidatePath]):
+    """A candidate's paths, strongest first (ties by the videos), made into ``CandidatePath``s only
     when someone looks at them.
 
     The ranking reads only each path's seed, depth and strength: the lists ``seeds``,
@@ -79,10 +76,10 @@ class PathList(Sequence[Path]):
         self.depths: list[int] = [len(v) - 1 for v in videos]
         self.strengths: list[float] = [math.prod(w) for w in weights]
         self._raw = (videos, scores, weights)
-        self._paths: list[Path] | None = None
+        self._paths: list[CandidatePath] | None = None
 
     @classmethod
-    def of(cls, paths: Iterable[Path]) -> PathList:
+    def of(cls, paths: Iterable[CandidatePath]) -> PathList:
         given = list(paths)
         return cls([p.videos for p in given], [p.scores for p in given], [p.weights for p in given])
 
@@ -91,25 +88,25 @@ class PathList(Sequence[Path]):
         """Each path's product of edge scores (not weights), in arrival order like ``strengths``."""
         return [math.prod(x) for x in self._raw[1]]
 
-    def _built(self) -> list[Path]:
+    def _built(self) -> list[CandidatePath]:
         if self._paths is None:
             videos, scores, weights = self._raw
             # path_order, from the strengths already computed
             order = sorted(range(len(videos)), key=lambda i: (-self.strengths[i], tuple(videos[i])))
             self._paths = [
-                Path(videos[i][0], tuple(videos[i]), tuple(scores[i]), tuple(weights[i]))
+                CandidatePath(videos[i][0], tuple(videos[i]), tuple(scores[i]), tuple(weights[i]))
                 for i in order
             ]
         return self._paths
 
     @overload
-    def __getitem__(self, i: int) -> Path: ...
+    def __getitem__(self, i: int) -> CandidatePath: ...
     @overload
-    def __getitem__(self, i: slice) -> list[Path]: ...
-    def __getitem__(self, i: int | slice) -> Path | list[Path]:
+    def __getitem__(self, i: slice) -> list[CandidatePath]: ...
+    def __getitem__(self, i: int | slice) -> CandidatePath | list[CandidatePath]:
         return self._built()[i]
 
-    def __iter__(self) -> Iterator[Path]:
+    def __iter__(self) -> Iterator[CandidatePath]:
         return iter(self._built())
 
     def __len__(self) -> int:
@@ -130,7 +127,7 @@ class PathList(Sequence[Path]):
 class Candidate:
     """A video reachable from the seeds, its quality fields, and every path that reaches it.
 
-    ``paths`` may be given as any list of ``Path``; it is kept as a ``PathList``.
+    ``paths`` may be given as any list of ``CandidatePath``; it is kept as a ``PathList``.
     """
 
     video_id: str
@@ -190,43 +187,3 @@ def expand(
         max_candidates=int(settings.max_candidates),
     )
     return [candidate_from_row(row) for row in answer["candidates"]]
-
-
-def expand_reference(
-    related: nx.DiGraph,
-    seeds: Sequence[str],
-    settings: CandidateSettings,
-    exclude: Iterable[str] = (),
-) -> dict[str, list[Path]]:
-    """The same expansion by brute force over a networkx DiGraph whose edges carry score, weight, rank.
-
-    Returns {candidate: paths sorted by (-strength, videos)}, capped like ``expand``.
-    """
-    depth = check_depth(settings.depth)
-    banned = set(seeds) | set(exclude)
-    found: dict[str, list[Path]] = {}
-    for seed in dict.fromkeys(seeds):
-        if seed not in related:
-            continue
-        stack: list[tuple[str, ...]] = [(seed,)]
-        while stack:
-            walk = stack.pop()
-            if len(walk) > 1 and walk[-1] not in banned:
-                edges = [related.edges[a, b] for a, b in pairwise(walk)]
-                found.setdefault(walk[-1], []).append(
-                    Path(
-                        seed,
-                        walk,
-                        tuple(e["score"] for e in edges),
-                        tuple(e["weight"] for e in edges),
-                    )
-                )
-            if len(walk) - 1 == depth:
-                continue
-            for nxt in related.successors(walk[-1]):
-                if related.edges[walk[-1], nxt]["rank"] <= settings.per_hop and nxt not in walk:
-                    stack.append((*walk, nxt))
-    for paths in found.values():
-        paths.sort(key=path_order)
-    order = sorted(found, key=lambda c: (-found[c][0].strength, c))[: settings.max_candidates]
-    return {c: found[c] for c in order}

@@ -1,7 +1,7 @@
 """Relatedness scores and each video's top-N related list (Davidson et al. 2010, section 2.2).
 
 The paper scores ``r(i, j) = c_ij / f(i, j)`` and keeps, for each seed video i, the top N candidates
-R_i. ``NORMALIZATIONS`` are the choices of f (``c_*`` as in ``ytgraph.covisit``, N = sessions):
+R_i. ``NORMALIZATIONS`` are the choices of f (``c_*`` as in ``ytgraph.ingest.covisit``, N = sessions):
 
 - ``product``:   c_ij / (c_i c_j), the paper's simple choice; favours less popular videos.
 - ``candidate``: c_ij / c_j, the share of j's sessions that also hold i.
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from ytgraph.config import RelatedSettings
-from ytgraph.covisit import Covisits
 from ytgraph.errors import ConfigError
-from ytgraph.sessions import position_in_group
+from ytgraph.ingest.covisit import Covisits
+from ytgraph.ingest.sessions import position_in_group
 
 NORMALIZATIONS: dict[str, str] = {
     "product": "c_ij / (c_i * c_j)",
@@ -154,16 +154,6 @@ def _xlogx(x: np.ndarray) -> np.ndarray:
     return x * np.log(np.where(x > 0, x, 1.0))
 
 
-def score_pairs(cov: Covisits, normalization: str, damping: float = 0.0) -> pd.DataFrame:
-    """Every co-visited ordered pair: ``src, dst, score, cooccurrences``, sorted by src, dst."""
-    check_normalization(normalization)
-    if not cov.pairs.has_sorted_indices:
-        cov = Covisits(cov.videos, cov.counts, cov.pairs.sorted_indices(), cov.n_sessions)
-    rows, cols, cij = _pairs_coo(cov)
-    s = scores(normalization, cij, cov.counts[rows], cov.counts[cols], cov.n_sessions, damping)
-    return _pair_frame(cov, rows, cols, score=s, cooccurrences=cij)
-
-
 def _pair_frame(cov: Covisits, rows: np.ndarray, cols: np.ndarray, **columns: Any) -> pd.DataFrame:
     """Pairs of video indexes as ``src, dst`` ids, then ``columns``."""
     ids = pd.Index(cov.videos)
@@ -193,26 +183,6 @@ def related_lists(cov: Covisits, settings: RelatedSettings) -> pd.DataFrame:
     first = np.flatnonzero(rank == 1)
     best = np.repeat(s[first], np.diff(np.r_[first, len(rank)]))
     return _pair_frame(cov, rows, cols, score=s, cooccurrences=cij, rank=rank, weight=s / best)
-
-
-def affected_sources(old: Covisits, new: Covisits, normalization: str) -> np.ndarray:
-    """Sorted ids whose related list may differ between counts ``old`` and ``new``.
-
-    R_i reads c_i, row i of c_ij, c_j of i's neighbours and (``lift``, ``llr``) N. So: the ids
-    ``touched`` (c_i or a c_ij changed), plus the neighbours in ``new`` of ids whose c_i changed
-    (a neighbour that is not in ``new`` any more changed a c_ij), plus, when N changed under a
-    normalization that reads it, every id of either. Reloading only these lists is exact.
-    """
-    check_normalization(normalization)
-    if normalization in USES_N and old.n_sessions != new.n_sessions:
-        return np.asarray(pd.Index(old.videos).union(pd.Index(new.videos)), dtype=object)
-    diff = new - old
-    changed = diff.videos[diff.counts != 0]
-    idx = new.index_of(changed)
-    idx = idx[idx >= 0]
-    neighbours = new.videos[np.unique(new.pairs[idx].indices)] if len(idx) else new.videos[:0]
-    out = pd.Index(diff.videos).union(pd.Index(neighbours))
-    return np.asarray(out, dtype=object)
 
 
 _CHUNK = 1 << 21  # pairs scored at a time by related_lists

@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from loaders.schema import DAY
 from ytgraph.config import SeedSettings
-
-DAY = 86_400.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def cypher_dir() -> Path:
     packaged = Path(str(importlib.resources.files("ytgraph"))) / "cypher"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "cypher"
+    return Path(__file__).resolve().parents[2] / "cypher"
 
 
 @functools.cache

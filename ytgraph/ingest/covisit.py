@@ -120,14 +120,6 @@ class Covisits:
     def __sub__(self, other: Covisits) -> Covisits:
         return self.combine(other, -1)
 
-    def touched(self, other: Covisits) -> np.ndarray:
-        """Sorted ids whose c_i or any c_ij differs between ``self`` and ``other``.
-
-        (An id held by only one side differs: its count is 0 on the other.) Related lists can
-        change beyond these ids; see ``ytgraph.related.affected_sources``.
-        """
-        return (self - other).videos
-
     def equals(self, other: Covisits) -> bool:
         if self.n_sessions != other.n_sessions or len(self.videos) != len(other.videos):
             return False

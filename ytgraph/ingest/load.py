@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -21,14 +20,13 @@ import pandas as pd
 from loaders.schema import VIDEO_COLUMNS, Dataset
 from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
-from ytgraph.covisit import Covisits, count
-from ytgraph.graph import Graph, Writer
-from ytgraph.related import related_lists
-from ytgraph.sessions import long_watch_mask as sessions_long_watch_mask
-from ytgraph.sessions import sessionize
-from ytgraph.state import CountState, StateStore
+from ytgraph.console import Progress
+from ytgraph.db.graph import Graph, Writer
+from ytgraph.ingest.covisit import Covisits, count
+from ytgraph.ingest.related import related_lists
+from ytgraph.ingest.sessions import counted_watches, sessionize
+from ytgraph.ingest.state import CountState, StateStore
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # When no long-watch threshold is configured, a watch counts as "long" (for WATCHED.long_watches and
 # the seed set) at half the video's duration, or at two minutes when the duration is unknown.
 DEFAULT_LONG_FRACTION = 0.5
@@ -94,11 +92,12 @@ def _row_hash(events: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
-def long_watch_mask(events: pd.DataFrame, durations: pd.Series, settings: Settings) -> np.ndarray:
-    """Which watches are long: by the [sessions] thresholds if set, else half the duration."""
+def long_watches(events: pd.DataFrame, durations: pd.Series, settings: Settings) -> np.ndarray:
+    """Which watches are long (seed evidence): by the [sessions] thresholds if set, else at least
+    half the duration (or DEFAULT_LONG_SECONDS when the duration is unknown)."""
     s = settings.sessions
     if s.long_watch_seconds is not None or s.long_watch_fraction is not None:
-        return sessions_long_watch_mask(events, s, durations)
+        return counted_watches(events, s, durations)
     secs = events["watch_seconds"].to_numpy(dtype="float64")
     dur = events["video_id"].map(durations).to_numpy(dtype="float64")
     frac = np.divide(secs, dur, out=np.full_like(secs, np.nan), where=dur > 0)
@@ -140,7 +139,7 @@ def watched_rows(
     w = w.merge(pairs, on=["user_id", "video_id"], how="inner")
     if w.empty:
         return []
-    w = w.assign(long=long_watch_mask(w, durations, settings), secs=w["watch_seconds"].fillna(0.0))
+    w = w.assign(long=long_watches(w, durations, settings), secs=w["watch_seconds"].fillna(0.0))
     agg = w.groupby(["user_id", "video_id"], sort=True).agg(
         count=("timestamp", "size"),
         first_at=("timestamp", "min"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,22 +29,16 @@ from scipy.optimize import minimize
 
 from loaders.schema import Dataset
 from ytgraph.config import Settings
+from ytgraph.console import Echo
 from ytgraph.errors import InputError
-from ytgraph.evaluate import (
-    EvalReport,
-    SystemResult,
-    Variant,
-    evaluate,
-    sample_users,
-    split_events,
-    training_dataset,
-)
-from ytgraph.load import fingerprint
-from ytgraph.memory import MemoryGraph
-from ytgraph.ranking import SIGNALS
-from ytgraph.recommend import Recommendations, recommend
+from ytgraph.evaluation.offline import Variant, evaluate
+from ytgraph.evaluation.report import EvalReport, SystemResult
+from ytgraph.evaluation.splits import sample_users, split_events, training_dataset
+from ytgraph.ingest.load import fingerprint
+from ytgraph.recommendation.memory import MemoryGraph
+from ytgraph.recommendation.ranking import SIGNALS
+from ytgraph.recommendation.service import Recommendations, recommend
 
-Echo = Callable[[str], None]
 METRICS = ("precision", "hit_rate", "ndcg", "recall")
 DEFAULT_BUDGET = 26  # the start, every option of SPACE that differs from the defaults, learning
 

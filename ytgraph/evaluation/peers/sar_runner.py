@@ -1,6 +1,6 @@
 """Run Microsoft Recommenders' SAR on a training table and write each test user's top k.
 
-This script runs in SAR's own virtualenv (see ``ytgraph.peers``), never inside ytgraph's: it imports
+This script runs in SAR's own virtualenv (see ``ytgraph.evaluation.peers``), never inside ytgraph's: it imports
 nothing from ytgraph. Usage::
 
     python sar_runner.py --train train.csv --users users.txt --out topk.csv \

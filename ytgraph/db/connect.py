@@ -1,15 +1,14 @@
 """The one connection resolver, shared by the CLI and the tests.
 
-Order: an explicit URI (``--uri`` / ``NEO4J_URI`` with ``NEO4J_USER`` / ``NEO4J_PASSWORD``) → a Neo4j
-testcontainer when a Docker daemon answers → the managed server (started if needed). It says once
-which one it uses.
+Order: an explicit URI (``--uri`` / ``NEO4J_URI`` with ``NEO4J_USER`` / ``NEO4J_PASSWORD``) → the
+managed server (started if needed). Only a caller that asks (``containers=True``: the test suite)
+gets a throwaway Neo4j testcontainer in between, when a Docker daemon answers. It says once which
+one it uses.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,13 @@ from urllib.parse import quote
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from ytgraph import browser
-from ytgraph.browser import GUIDE_FILE, post_connect_command, static_url
 from ytgraph.config import Neo4jSettings
+from ytgraph.console import Echo, stderr_line
+from ytgraph.db import browser
+from ytgraph.db.browser import GUIDE_FILE, post_connect_command, static_url
+from ytgraph.db.graph import query
+from ytgraph.db.server import ManagedServer
 from ytgraph.errors import ServerError, YtGraphError
-from ytgraph.server import ManagedServer
-
-Echo = Callable[[str], None]
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
 
 
 @dataclass
@@ -48,12 +43,13 @@ class Connection:
     _keepalive: Any = field(default=None, repr=False)
 
     def version(self) -> str:
-        records, _, _ = self.driver.execute_query(
-            "CALL dbms.components() YIELD name, versions, edition "
-            "RETURN versions[0] AS version, edition",
-            database_="system",
-        )
+        records, _, _ = self.driver.execute_query(query("server_version"), database_="system")
         return f"{records[0]['version']} {records[0]['edition']}"
+
+    @property
+    def state_key(self) -> str:
+        """What names this server for its count state folder: the managed home, or the URI."""
+        return str(self.server.home) if self.server else self.uri
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -117,7 +113,7 @@ def resolve(
     *,
     start: bool = True,
     containers: bool = False,
-    echo: Echo | None = _stderr,
+    echo: Echo | None = stderr_line,
 ) -> Connection:
     """Find (or start) a Neo4j and return an open connection; ServerError when none can be had.
 

@@ -45,10 +45,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from loaders.schema import EVENTS, VIDEO_COLUMNS
+from loaders.schema import DAY, EVENTS, VIDEO_COLUMNS
 from ytgraph.errors import InputError
-
-DAY = 86_400
 
 CATEGORY_WORDS = (
     "Music",

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from loaders.schema import Dataset
-from ytgraph.candidates import FEATURES, Candidate, PathList, check_depth
 from ytgraph.config import CandidateSettings, Settings
-from ytgraph.covisit import count
-from ytgraph.load import action_rows, video_durations, video_properties, watched_rows
-from ytgraph.ranking import CatalogStats, popularity_value
-from ytgraph.related import related_lists
-from ytgraph.sessions import sessionize
+from ytgraph.ingest.covisit import count
+from ytgraph.ingest.load import action_rows, video_durations, video_properties, watched_rows
+from ytgraph.ingest.related import related_lists
+from ytgraph.ingest.sessions import sessionize
+from ytgraph.recommendation.candidates import FEATURES, Candidate, PathList, check_depth
+from ytgraph.recommendation.ranking import CatalogStats, popularity_value
 
 KINDS = {
     "like": "LIKED",
