@@ -38,8 +38,8 @@ from ytgraph.db import browser, connect
 from ytgraph.db.connect import Connection
 from ytgraph.db.graph import Graph, parameters, query
 from ytgraph.db.server import ManagedServer
+from ytgraph.recommendation.reads import user_actions as graph_user_actions
 from ytgraph.recommendation.seeds import seed_set
-from ytgraph.recommendation.service import user_actions as graph_user_actions
 
 GRAPH_QUERIES = ("video_neighbourhood", "why_recommended")
 SPECIAL = ("user_seeds",)

@@ -17,7 +17,7 @@ from ytgraph.db.graph import Graph
 from ytgraph.ingest.generate import GenerateConfig, generate_world
 from ytgraph.ingest.load import load
 from ytgraph.recommendation.memory import MemoryGraph
-from ytgraph.recommendation.ranking import catalog_stats
+from ytgraph.recommendation.reads import catalog_stats
 from ytgraph.recommendation.service import Recommendations, recommend
 
 

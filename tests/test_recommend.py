@@ -145,3 +145,17 @@ def test_many_users_one_driver(world: tuple[Graph, Settings]) -> None:
     ]  # fmt: skip
     with pytest.raises(InputError):
         recommend_many(graph, ["u1"], settings, n=100)
+
+
+def test_cached_figures_follow_another_process_load(world: tuple[Graph, Settings]) -> None:
+    """A long-lived process caches the catalogue figures and the popular list; a load by another
+    process (another Graph, its own cache) moves the generation, and the next request reads again."""
+    graph, settings = world
+    assert ids(recommend(graph, "u2", settings, n=4)) == ["k", "a", "b", "c"]  # k: most views
+    other = Graph(graph.driver, graph.database)
+    with other.transaction() as tx:
+        tx.batches("upsert_videos", [{"video_id": "k", "props": {"views": 1}}], 10)
+        tx.run("meta_set", state_id="another-load")
+    # 100 views each for a, b, c, d...: now k (1 view) is last of the known ones.
+    assert ids(recommend(graph, "u2", settings, n=4)) == ["a", "b", "c", "d"]
+    assert graph.cache["generation"] == "another-load"

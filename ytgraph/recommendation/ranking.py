@@ -45,7 +45,6 @@ import numpy as np
 
 from loaders.schema import DAY
 from ytgraph.config import RankingSettings
-from ytgraph.db.graph import Graph
 from ytgraph.recommendation.candidates import FEATURES, Candidate, CandidatePath
 from ytgraph.recommendation.seeds import Seed
 
@@ -89,15 +88,6 @@ class CatalogStats:
         """The denominator of ``views``: views, or sessions where views are unknown."""
         known = [x for x in (self.max_views, self.max_sessions) if x is not None]
         return max(known) if known else None
-
-
-def catalog_stats(graph: Graph) -> CatalogStats:
-    """The catalogue's figures, read once per ``Graph`` object (a load clears ``graph.cache``)."""
-    stats = graph.cache.get("catalog_stats")
-    if stats is None:
-        rows = graph.run("catalog_stats")
-        stats = graph.cache["catalog_stats"] = CatalogStats.from_record(rows[0] if rows else {})
-    return stats
 
 
 # --------------------------------------------------------------------------------------- signals

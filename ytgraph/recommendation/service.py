@@ -23,14 +23,14 @@ from typing import Any
 from ytgraph.config import Settings
 from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError, NotFoundError, YtGraphError
-from ytgraph.recommendation.candidates import FEATURES, Candidate, check_depth, expand
+from ytgraph.recommendation import reads
+from ytgraph.recommendation.candidates import FEATURES, Candidate, check_depth
 from ytgraph.recommendation.memory import MemoryGraph
 from ytgraph.recommendation.ranking import (
     CapCounts,
     CatalogStats,
     RankedList,
     Recommendation,
-    catalog_stats,
     popular_recommendation,
     rank,
 )
@@ -38,9 +38,6 @@ from ytgraph.recommendation.seeds import Seed, seed_set
 
 MIN_N = 4
 MAX_N = 60
-
-
-POPULAR_HEAD = 1000  # popular videos kept in memory per Graph for backfill
 
 
 def check_n(n: Any) -> int:
@@ -132,7 +129,7 @@ def backfill(
         return []
     ranking = settings.ranking
     skip = set(exclude) | {r.video_id for r in have}
-    rows = popular_rows(graph, skip, max(ranking.pool, n))
+    rows = reads.popular_rows(graph, skip, max(ranking.pool, n))
     # The same caps as the re-rank, counted over the personal list first (a popular video has no
     # seed, so only the channel and category caps can stop it).
     taken = CapCounts()
@@ -164,36 +161,8 @@ def popular_candidates(
             category=r.get("category"),
             features={f: r.get(f) for f in FEATURES},
         )
-        for r in popular_rows(graph, skip, k)[:k]
+        for r in reads.popular_rows(graph, skip, k)[:k]
     ]
-
-
-def popular_rows(graph: Graph | MemoryGraph, skip: set[str], want: int) -> list[dict[str, Any]]:
-    """``popular.cypher`` rows without ``skip``, best first: at least ``want`` where the catalogue
-    has them. The list is the same for everyone, so its head is read once per graph and filtered
-    per user; the server is asked again only for a user who has seen most of it."""
-    head = graph.cache.get("popular")
-    if head is None:
-        head = graph.cache["popular"] = _popular(graph, [], POPULAR_HEAD)
-    rows = [r for r in head if r["video_id"] not in skip]
-    if len(rows) < want and len(head) == POPULAR_HEAD:
-        rows = _popular(graph, sorted(skip), want)
-    return rows
-
-
-def _popular(graph: Graph | MemoryGraph, exclude: list[str], limit: int) -> list[dict[str, Any]]:
-    if isinstance(graph, MemoryGraph):
-        return graph.popular(exclude, limit)
-    return graph.run("popular", exclude=exclude, limit=limit)
-
-
-def user_actions(graph: Graph | MemoryGraph, user_id: str) -> list[dict[str, Any]]:
-    """The user's actions, one dict per (video, kind); empty for an unknown user, and one dict of
-    nulls for a known user who did nothing yet."""
-    if isinstance(graph, MemoryGraph):
-        return graph.user_actions(user_id)
-    rows = graph.run("user_actions", user_id=user_id)
-    return list(rows[0]["actions"]) if rows else []
 
 
 def _touched(actions: Iterable[Mapping[str, Any]]) -> frozenset[str]:
@@ -216,7 +185,7 @@ def recommend(
     """
     size, hops = list_shape(settings, n, depth)
     check_user_id(user_id)
-    actions = user_actions(graph, user_id)
+    actions = reads.user_actions(graph, user_id)
     known = bool(actions)
     if not known and not allow_unknown:
         raise NotFoundError(f"unknown user {user_id!r}")
@@ -227,12 +196,8 @@ def recommend(
         excluded |= touched
     cand_settings = dataclasses.replace(settings.candidates, depth=hops)
     seed_ids = [s.video_id for s in seeds]
-    if isinstance(graph, MemoryGraph):
-        candidates = graph.expand(seed_ids, cand_settings, exclude=excluded)
-        stats = graph.catalog_stats()
-    else:
-        candidates = expand(graph, seed_ids, cand_settings, exclude=excluded)
-        stats = catalog_stats(graph)
+    candidates = reads.candidates(graph, seed_ids, cand_settings, excluded)
+    stats = reads.catalog_stats(graph)
     if settings.candidates.popular > 0:
         candidates += popular_candidates(graph, excluded, candidates, settings.candidates.popular)
     ranked = rank(candidates, seeds, stats, settings.ranking, size)
