@@ -1,5 +1,16 @@
-// Batch precomputation (paper 3.2): each user's list as JSON on the User node, with the key of
-// the graph generation and settings it was computed for. Setting it again is idempotent.
-UNWIND $rows AS row
+// Batch precomputation (paper 2.5): each user's ranked pool as JSON on the User node, with the key
+// of the settings it was computed for, its video ids (a load marks the pool stale when one of them
+// moves) and no stale mark. Stored only while the graph is still at $generation, the one the batch
+// read: the SET on the meta node takes its write lock first, so a load (which sets the meta node
+// first in its transaction) either committed before and the pools are dropped, or waits.
+OPTIONAL MATCH (m:YtgraphMeta {key: 'state'})
+WITH m, coalesce(m.state_id, '') = coalesce($generation, '') AS current
+CALL (m, current) {
+  WITH m WHERE current AND m IS NOT NULL
+  SET m.recs_stored_at = datetime()
+}
+UNWIND CASE WHEN current THEN $rows ELSE [] END AS row
 MATCH (u:User {user_id: row.user_id})
-SET u.recs = row.recs, u.recs_key = row.key, u.recs_at = datetime()
+SET u.recs = row.recs, u.recs_key = row.key, u.recs_ids = row.ids, u.recs_stale = false,
+    u.recs_at = datetime()
+RETURN count(u) AS stored

@@ -1,5 +1,5 @@
-// A user's precomputed list and the graph generation it belongs to, in one round trip:
-// serving compares the stored key with the key of the current generation and settings.
+// A user's stored pool, whether a load marked it stale, and what the user was last shown (the
+// rotation prefers what was shown least), in one round trip.
 OPTIONAL MATCH (u:User {user_id: $user_id})
-OPTIONAL MATCH (m:YtgraphMeta {key: 'state'})
-RETURN u.recs AS recs, u.recs_key AS recs_key, m.state_id AS state_id
+RETURN u.recs AS recs, u.recs_key AS recs_key, coalesce(u.recs_stale, false) AS stale,
+       u.shown AS shown

@@ -17,6 +17,7 @@ from tests.conftest import make_settings
 from ytgraph.cli import app
 from ytgraph.db.connect import Connection
 from ytgraph.db.graph import Graph
+from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
 
 GOOD = """user_id,video_id,timestamp,event,watch_seconds,rating
 u1,a,2024-01-01T10:00:00,watch,100,
@@ -154,7 +155,7 @@ def test_precompute_then_serve(cli_env: Graph, tmp_path: Path) -> None:
     assert run("load", str(events), "--min-count", "1")[0] == 0
     users = tmp_path / "users.txt"
     users.write_text("u1\nnobody\nu2\n")
-    code, out, err = run("precompute", "--users", str(users), "--n", "4", "--json")
+    code, out, err = run("precompute", "--users", str(users), "--json")
     assert code == 1  # nobody failed; u1 and u2 were stored
     report = json.loads(out)
     assert (report["users"], report["stored"]) == (3, 2)
@@ -201,3 +202,42 @@ def test_every_command_has_help() -> None:
         result = CliRunner().invoke(app, [name, "--help"])
         assert result.exit_code == 0
         assert len(result.stdout) > 200, name
+
+
+def test_visits_rotate_and_only_stale_pools_are_recomputed(
+    cli_env: Graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The defaults, with pools of 12 from 1,000 videos (a pool of 60 from a world this small holds
+    # so much of it that any load touches every pool).
+    monkeypatch.setenv("YTGRAPH_PROFILE", "default")
+    monkeypatch.setenv("YTGRAPH_RANKING__POOL", "12")
+    ev, videos = generate_world(GenerateConfig(users=200, videos=1000, days=5, seed=2))
+    late = ev["user_id"] == ev["user_id"].min()  # one user arrives in a second load
+    write_world(ev[~late], videos, tmp_path / "one")
+    write_world(ev[late], videos.iloc[:0], tmp_path / "two")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run("load", str(one / "events.csv.gz"), "--videos", str(one / "videos.csv"))[0] == 0
+    code, out, err = run("precompute", "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["stored"] == first["users"] == first["all_users"] == ev[~late]["user_id"].nunique()
+    user = ev[~late]["user_id"].max()
+    visits = [json.loads(run("recommend", user, "--n", "4", "--json")[1]) for _ in range(2)]
+    a, b = ({r["video_id"] for r in v["recommendations"]} for v in visits)
+    assert len(a) == len(b) == 4 and not a & b  # the second visit shows four new videos
+    stable = [run("recommend", user, "--n", "4", "--json", "--no-rotate")[1] for _ in range(2)]
+    assert json.loads(stable[0])["recommendations"] == visits[0]["recommendations"]
+    assert stable[0] == stable[1]
+    with open(tmp_path / "state" / "impressions.csv", newline="") as f:
+        shown = list(csv.DictReader(f))
+    assert len(shown) == 16 and {r["event"] for r in shown} == {"impression"}
+    code, out, err = run("load", str(two / "events.csv.gz"))
+    assert code == 0, err
+    code, out, err = run("precompute", "--stale", "--json")
+    again = json.loads(out)
+    stale, _, _ = cli_env.driver.execute_query(
+        "MATCH (u:User) WHERE u.recs_at IS NOT NULL RETURN count(u) AS n"
+    )
+    assert code == 0 and again["all_users"] == first["all_users"] + 1
+    assert 1 <= again["users"] < again["all_users"] and again["stored"] == again["users"]
+    assert stale[0]["n"] == again["all_users"]  # every user has a pool again

@@ -319,6 +319,11 @@ def load(
         f"({summary.related_sources_written:,} lists written"
         f"{', full recount' if summary.full_rebuild else ''}) in {summary.seconds:.1f}s"
     )
+    if summary.stored_pools:
+        typer.echo(
+            f"{summary.stale_pools:,} of {summary.stored_pools:,} stored pools are stale: "
+            "`ytgraph precompute --stale` recomputes them"
+        )
 
 
 # -- reading the graph --------------------------------------------------------------------------
@@ -406,7 +411,7 @@ def _rec_table(recs: Any) -> None:
 def recommend(
     user: Annotated[str | None, typer.Argument(help="The user to recommend for.")] = None,
     n: Annotated[int | None, typer.Option("--n", help="How many (4-60, default 12).")] = None,
-    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4, default 2).")] = None,
+    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4, default 1).")] = None,
     users: Annotated[
         Path | None, typer.Option("--users", help="File of user ids, one a line (batch mode).")
     ] = None,
@@ -420,21 +425,42 @@ def recommend(
     fresh: Annotated[
         bool,
         typer.Option(
-            "--fresh", help="Compute online even where `ytgraph precompute` stored a valid list."
+            "--fresh",
+            help="The top n computed online, ignoring any stored pool; not rotated, not recorded.",
         ),
     ] = False,
+    rotate: Annotated[
+        bool | None,
+        typer.Option(
+            "--rotate/--no-rotate",
+            help="Prefer pool items not shown yet (default: [serving] rotate), or a stable list.",
+        ),
+    ] = None,
 ) -> None:
     """Recommend videos for a user: seeds → Cypher expansion over RELATED → ranking → diversity.
 
     Each recommendation says which of the user's videos it comes from ("because you watched X").
-    A list stored by `ytgraph precompute` for this graph generation and these settings is served
-    as it is (one query); any other is computed online. Both give the same list.
+    n videos are shown from the user's ranked pool (stored by `ytgraph precompute` while valid,
+    else computed online), preferring those the user was shown least, so a second call shows new
+    ones; what was shown is recorded (User.shown, and impressions.csv in the state folder).
     """
-    from ytgraph.recommendation.serve import serve
+    from ytgraph.ingest.load import default_state_dir
+    from ytgraph.recommendation.serve import ImpressionRecorder, serve
     from ytgraph.recommendation.service import Failed, check_n, recommend_many
     from ytgraph.recommendation.service import recommend as online
 
-    run_recommend = online if fresh else serve
+    recorder: ImpressionRecorder | None = None
+
+    def opened_recorder(opened: _Opened) -> ImpressionRecorder | None:
+        if fresh:
+            return None
+        log = default_state_dir(cfg, opened.conn.state_key) / "impressions.csv"
+        return ImpressionRecorder(opened.graph, keep=cfg.serving.shown_keep, log=log)
+
+    def run_recommend(graph: Any, user_id: str, cfg: Settings, **kw: Any) -> Any:
+        if fresh:
+            return online(graph, user_id, cfg, **kw)
+        return serve(graph, user_id, cfg, rotate_pool=rotate, recorder=recorder, **kw)
 
     if (user is None) == (users is None):
         raise typer.BadParameter("give one USER, or --users FILE")
@@ -445,6 +471,7 @@ def recommend(
         ids = _user_ids(users)
         failed = 0
         with _Opened(cfg) as opened:
+            recorder = opened_recorder(opened)
             # A batch is a long-lived process: keep its start-up heap (modules, the driver) out of
             # the cyclic GC's full passes, which otherwise land in the middle of some user's list.
             gc.freeze()
@@ -464,12 +491,17 @@ def recommend(
                     typer.echo(json.dumps(item.to_json(), default=str))
                 else:
                     _rec_table(item)
+            if recorder is not None:
+                recorder.close()
         if failed:
             raise typer.Exit(1)
         return
     assert user is not None
     with _Opened(cfg) as opened:
+        recorder = opened_recorder(opened)
         recs = run_recommend(opened.graph, user, cfg, n=n, depth=depth, allow_unknown=allow_unknown)
+        if recorder is not None:
+            recorder.close()
     if as_json or jsonl:
         typer.echo(json.dumps(recs.to_json(), indent=None if jsonl else 2, default=str))
     else:
@@ -483,23 +515,27 @@ def precompute(
         Path | None,
         typer.Option("--users", help="File of user ids, one a line (default: every user)."),
     ] = None,
-    n: Annotated[int | None, typer.Option("--n", help="List length (4-60, default 12).")] = None,
-    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4, default 2).")] = None,
+    depth: Annotated[int | None, typer.Option(help="Hops over RELATED (1-4, default 1).")] = None,
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale", help="Only users without a valid pool (new, or made stale by a load)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Compute and store recommendation lists in batch, for `ytgraph recommend` to serve.
+    """Compute and store every user's ranked pool ([ranking] pool, 60) for `ytgraph recommend`.
 
-    The paper's design: lists are computed ahead (run this after each load, several times a day)
-    and served with one query. A stored list is used only while the graph and the settings are
-    the ones it was computed for; after a load, users are served online until this runs again.
+    The paper's design: pools are computed ahead, several times a day, and each visit shows n of
+    them with one query, rotated. A load marks stale only the pools it can have changed; `--stale`
+    recomputes exactly those (and new users), the others stay valid.
     Exit 1 if some users failed (each is named on stderr); the others are stored.
     """
     from ytgraph.recommendation.serve import precompute as run_precompute
-    from ytgraph.recommendation.service import check_n
 
     cfg = settings()
-    if n is not None:
-        check_n(n)
+    if users is not None and stale:
+        raise typer.BadParameter("give --users or --stale, not both")
     ids = None if users is None else _user_ids(users)
     with _Opened(cfg) as opened, _progress() as bar:
         gc.freeze()  # a long batch: see `recommend --users`
@@ -508,7 +544,9 @@ def precompute(
         def step(_stage: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = run_precompute(opened.graph, cfg, ids, n=n, depth=depth, progress=step)
+        report = run_precompute(
+            opened.graph, cfg, ids, depth=depth, stale_only=stale, progress=step
+        )
     for f in report.failed:  # errors, not chatter: shown under --quiet too
         typer.echo(f"ytgraph: {f.user_id}: {f.error}", err=True)
     if as_json:
@@ -516,8 +554,9 @@ def precompute(
     else:
         rate = report.users / report.seconds if report.seconds > 0 else 0.0
         typer.echo(
-            f"stored {report.stored:,} of {report.users:,} lists in {report.seconds:.1f}s "
-            f"({rate:,.0f} users/s); {len(report.failed)} failed"
+            f"stored {report.stored:,} pools for {report.users:,} of {report.all_users:,} users "
+            f"in {report.seconds:.1f}s ({rate:,.0f} users/s); {len(report.failed)} failed"
+            + (f", {report.superseded:,} superseded by a load" if report.superseded else "")
         )
     if report.failed:
         raise typer.Exit(1)

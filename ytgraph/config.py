@@ -163,6 +163,17 @@ class RankingSettings:
 
 
 @dataclass
+class ServingSettings:
+    """Serving stored pools (paper 2.5): a rotated list per visit, and when a stored pool is stale."""
+
+    rotate: bool = True  # each visit prefers the pool items the user was shown least
+    shown_keep: int = _num(120, ge=0)  # impressions remembered per user for the rotation
+    # A load marks a stored pool stale when one of its videos moved this much (relative) in views,
+    # sessions, likes, comments or ratings, or when the catalogue's maxima did.
+    stale_tolerance: float = _num(0.1, ge=0)
+
+
+@dataclass
 class Settings:
     neo4j: Neo4jSettings = field(default_factory=Neo4jSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
@@ -171,6 +182,7 @@ class Settings:
     seeds: SeedSettings = field(default_factory=SeedSettings)
     candidates: CandidateSettings = field(default_factory=CandidateSettings)
     ranking: RankingSettings = field(default_factory=RankingSettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
     profile: str = "default"
 
     def with_overrides(self, overrides: Mapping[str, Any], source: str = "override") -> Settings:

@@ -25,6 +25,7 @@ from ytgraph.db.graph import Graph, Writer
 from ytgraph.ingest.covisit import Covisits, count
 from ytgraph.ingest.related import related_lists
 from ytgraph.ingest.sessions import counted_watches, sessionize
+from ytgraph.ingest.staleness import catalog_moved, changed_lists, moved_videos, reaching
 from ytgraph.ingest.state import CountState, StateStore
 
 # When no long-watch threshold is configured, a watch counts as "long" (for WATCHED.long_watches and
@@ -51,6 +52,8 @@ class LoadSummary:
     related_sources_written: int
     related_edges: int
     full_rebuild: bool
+    stored_pools: int  # users with a precomputed pool (ytgraph precompute)
+    stale_pools: int  # of those, the ones this load (or an earlier one) made stale
     seconds: float
     state_dir: str
     rejects_file: str | None = None
@@ -316,7 +319,17 @@ def load(
     )
     store.write_pending(state)
     batch = settings.load.batch_size
+    (pools,) = graph.run("stale_count")
+    marking = pools["pools"] > 0
+    tolerance = settings.serving.stale_tolerance
+    quality_ids = np.union1d(np.array([r["video_id"] for r in video_rows], dtype=object), count_ids)
+    if marking:
+        quality_before = graph.run("video_quality", ids=quality_ids.tolist())
+        catalog_before = graph.run("catalog_stats")
     with graph.transaction() as tx:
+        # The generation first: it write-locks the meta node, which a batch storing pools locks
+        # too, so a pool computed before this load is never stored as fresh (serve.precompute).
+        tx.run("meta_set", state_id=state.state_id)
         _write(tx, "upsert_videos", video_rows, batch, step)
         _write(tx, "ensure_videos", seen_ids.tolist(), batch, step)
         if "channel_id" in dataset.videos.columns:
@@ -334,7 +347,20 @@ def load(
         _write(tx, "set_video_counts", counts, batch, step)
         write_related(tx, rel_rows, batch, settings.related.top_n, step)
         _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
-        tx.run("meta_set", state_id=state.state_id)
+        if marking:
+            _mark_stale(tx, settings, full, pairs, (old.related, related), batch)
+            moved = moved_videos(
+                quality_before, tx.run("video_quality", ids=quality_ids.tolist()), tolerance
+            )
+            tx.run("stale_mark_pool_users", moved=dict.fromkeys(moved, True))
+            if catalog_moved(
+                catalog_before[0] if catalog_before else {},
+                tx.run("catalog_stats")[0],
+                tolerance,
+                settings.ranking.freshness_half_life_days,
+            ):
+                tx.run("stale_mark_all")
+        (pools,) = tx.run("stale_count")
     store.promote()
     graph.cache.clear()  # catalogue figures and the popular list changed
 
@@ -353,9 +379,31 @@ def load(
         related_sources_written=len(rel_rows),
         related_edges=len(related),
         full_rebuild=full,
+        stored_pools=int(pools["pools"]),
+        stale_pools=int(pools["stale"]),
         seconds=time.perf_counter() - t0,
         state_dir=str(state_dir),
     )
+
+
+def _mark_stale(
+    tx: Writer,
+    settings: Settings,
+    full: bool,
+    pairs: pd.DataFrame,
+    tables: tuple[pd.DataFrame, pd.DataFrame],
+    batch: int,
+) -> None:
+    """Mark the stored pools this load can have changed (see ``ingest.staleness``): all after a
+    recount, else the users with new actions and the users whose seeds reach a changed R_i."""
+    if full:
+        tx.run("stale_mark_all")
+        return
+    tx.batches("stale_mark_users", pairs["user_id"].unique().tolist(), batch)
+    c = settings.candidates
+    changed = changed_lists(tables[0], tables[1], settings.serving.stale_tolerance)
+    seeds = reaching(changed, tables, c.depth - 1, c.per_hop)
+    tx.batches("stale_mark_seed_users", seeds.tolist(), batch)
 
 
 def write_related(

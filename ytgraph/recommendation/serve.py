@@ -1,65 +1,86 @@
-"""Batch precomputation and fast serving (paper 3.2): lists computed ahead, read back in one query.
+"""Batch precomputation and serving (paper 2.5-2.6): a ranked pool per user, rotated per visit.
 
-YouTube computed its recommendations in batch several times a day and served them from a store,
-rather than expanding and ranking on every page view. ``precompute`` runs ``recommend`` for many
-users and keeps each list on its ``User`` node, keyed by the graph generation (the state id a load
-writes) and the recommender settings; ``serve`` returns the stored list when its key matches and
-computes it online otherwise, so a load or a settings change never serves a stale list::
+YouTube computed every user's recommendations in batch several times a day, ranked more than it
+showed, and served a visit from that store, so a returning user saw new videos without any
+recomputation. ``precompute`` stores each user's ranked *pool* (``ranking.pool``, up to 60) on the
+``User`` node; ``serve`` shows ``n`` of it, preferring what the user was shown least (``rotate``),
+and an ``ImpressionRecorder`` remembers what was shown::
 
-    report = precompute(graph, settings)        # every user; run after each load
-    recs = serve(graph, "u1", settings)         # recs.source == "precomputed"
+    report = precompute(graph, settings)              # every user; then after each load:
+    report = precompute(graph, settings, stale_only=True)   # only the lists a load made stale
+    recorder = ImpressionRecorder(graph, log="impressions.csv")
+    recs = serve(graph, "u1", settings, recorder=recorder)  # recs.source == "precomputed"
+    recorder.close()
+
+A stored pool is valid while its key (the recommender settings, pool size and depth) matches and no
+load has marked it stale: a load marks exactly the users whose pool can have changed (see
+``ingest.load``), so after a day of new events most pools stay valid. Without a valid pool ``serve``
+computes the pool online and rotates it the same way. With no impressions yet, the first ``n`` of a
+pool are exactly ``recommend(n)``.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ytgraph.config import Settings
-from ytgraph.console import Progress
+from ytgraph.console import Progress, stderr_line
 from ytgraph.db.graph import Graph
-from ytgraph.recommendation.candidates import CandidatePath
+from ytgraph.errors import YtGraphError
+from ytgraph.recommendation.candidates import CandidatePath, check_depth
 from ytgraph.recommendation.ranking import Recommendation
 from ytgraph.recommendation.seeds import Seed
 from ytgraph.recommendation.service import (
     Failed,
     Recommendations,
+    check_n,
     check_user_id,
     list_shape,
     recommend,
     recommend_many,
 )
 
-FORMAT = 1  # version of the stored JSON; a different version is recomputed, not misread
+FORMAT = 2  # version of the stored JSON; a different version is recomputed, not misread
+IMPRESSION_COLUMNS = ("user_id", "video_id", "timestamp", "event", "arm", "surface", "position")
 
 
-def recommendation_key(state_id: str | None, settings: Settings, n: int, depth: int) -> str:
-    """What a stored list depends on: the graph generation, list length, depth and every
-    seed, candidate and ranking setting. Equal keys mean ``recommend`` would give the same list."""
+def recommendation_key(settings: Settings, pool: int, depth: int) -> str:
+    """What a stored pool depends on besides the graph: pool size, depth and every seed, candidate
+    and ranking setting. Equal keys mean ``recommend`` would rank the same pool on the same graph
+    (the graph's changes are tracked by the stale marks a load sets, not by the key)."""
     parts = {
         "format": FORMAT,
-        "state": state_id,
-        "n": n,
+        "pool": pool,
         "depth": depth,
         # vars(), not dataclasses.asdict(): these sections are flat, and asdict's deep copy was
         # most of the cost of a served request's key.
         "seeds": vars(settings.seeds),
         "candidates": {**vars(settings.candidates), "depth": depth},
-        "ranking": {**vars(settings.ranking), "n": n},
+        "ranking": {**vars(settings.ranking), "n": pool},
     }
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def pool_size(settings: Settings, n: int) -> int:
+    """How many a pool holds: ``ranking.pool``, and never fewer than the list shown from it."""
+    return check_n(max(settings.ranking.pool, n))
 
 
 # ------------------------------------------------------------------------------ stored form
 
 
 def dump(recs: Recommendations) -> str:
-    """A list as compact JSON: everything ``serve`` needs to give back the same Recommendations."""
+    """A pool as compact JSON: everything ``serve`` needs to give back the same Recommendations."""
     return json.dumps(
         {
             "format": FORMAT,
@@ -116,6 +137,154 @@ def parse(user_id: str, text: str) -> Recommendations | None:
     )
 
 
+# ------------------------------------------------------------------------------ rotation
+
+
+def rotate(pool: Recommendations, shown: Sequence[str], n: int) -> Recommendations:
+    """``n`` items of the pool: those the user was shown least (``shown``: video ids, once per
+    impression), ties by pool rank; listed in pool rank order and renumbered 1..n.
+
+    With no impressions this is the pool's first ``n``; after each visit the next ones come up, and
+    once every item was shown as often, the best come round again. Deterministic: the same pool
+    and history give the same list.
+    """
+    times = Counter(shown)
+    order = sorted(
+        range(len(pool.recommendations)),
+        key=lambda i: (times[pool.recommendations[i].video_id], i),
+    )
+    picked = sorted(order[:n])
+    recs = [replace(pool.recommendations[i], rank=k) for k, i in enumerate(picked, start=1)]
+    return replace(pool, recommendations=recs, n=n)
+
+
+# ------------------------------------------------------------------------------ impressions
+
+
+@dataclass(frozen=True)
+class Impression:
+    """One video shown to one user, as a canonical event row (``event`` = "impression")."""
+
+    user_id: str
+    video_id: str
+    timestamp: int
+    position: int
+    arm: str = "ytgraph"
+    surface: str = "browse"
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "video_id": self.video_id,
+            "timestamp": self.timestamp,
+            "event": "impression",
+            "arm": self.arm,
+            "surface": self.surface,
+            "position": self.position,
+        }
+
+
+class ImpressionRecorder:
+    """Buffers what was shown to whom and writes it in batches, off the request's critical path.
+
+    Each flush appends every user's shown videos to ``User.shown`` (the last ``keep``, what the
+    rotation reads; one batched write) and, with ``log``, appends the impressions as canonical
+    event rows to a CSV file (the input of live evaluation). ``interval`` > 0 flushes from a
+    background thread every that many seconds; ``close()`` flushes what is left.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        keep: int = 120,
+        log: str | Path | None = None,
+        interval: float = 0.0,
+        max_buffer: int = 10_000,
+    ) -> None:
+        self.graph = graph
+        self.keep = keep
+        self.log = Path(log) if log is not None else None
+        self.max_buffer = max_buffer
+        self._buffer: list[Impression] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        if interval > 0:
+            self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+            self._thread.start()
+
+    def record(
+        self,
+        recs: Recommendations,
+        *,
+        at: int | None = None,
+        arm: str = "ytgraph",
+        surface: str = "browse",
+    ) -> None:
+        """Remember that ``recs`` was shown (now, unless ``at`` says when, in epoch seconds)."""
+        ts = int(time.time()) if at is None else int(at)
+        rows = [
+            Impression(recs.user_id, r.video_id, ts, k, arm, surface)
+            for k, r in enumerate(recs.recommendations, start=1)
+        ]
+        with self._lock:
+            self._buffer.extend(rows)
+            full = len(self._buffer) >= self.max_buffer
+        if full and self._thread is None:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write what is buffered; returns how many impressions were written."""
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+        if not rows:
+            return 0
+        by_user: dict[str, list[str]] = {}
+        for imp in rows:
+            by_user.setdefault(imp.user_id, []).append(imp.video_id)
+        if self.keep > 0:
+            with self.graph.transaction() as tx:
+                tx.batches(
+                    "record_shown",
+                    [{"user_id": u, "videos": v, "keep": self.keep} for u, v in by_user.items()],
+                    1000,
+                )
+        if self.log is not None:
+            _append_csv(self.log, [imp.row() for imp in rows])
+        self.written += len(rows)
+        return len(rows)
+
+    def close(self) -> None:
+        """Stop the background thread (if any) and flush."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.flush()
+            except (
+                YtGraphError,
+                OSError,
+            ) as e:  # serving goes on; the rows wait for the next flush
+                stderr_line(f"ytgraph: impressions not written yet: {e}")
+
+
+def _append_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append rows to a CSV with the impression columns (header once, when the file is new)."""
+    new = not path.exists() or path.stat().st_size == 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=IMPRESSION_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
 # ------------------------------------------------------------------------------ serving
 
 
@@ -127,20 +296,36 @@ def serve(
     n: int | None = None,
     depth: int | None = None,
     allow_unknown: bool = False,
+    rotate_pool: bool | None = None,
+    recorder: ImpressionRecorder | None = None,
+    surface: str = "browse",
 ) -> Recommendations:
-    """The stored list of ``user_id`` if it was computed for this graph generation and these
-    settings (one query), else ``recommend`` online. Same arguments and errors as ``recommend``."""
+    """``n`` videos for ``user_id`` from the stored pool when it is valid (one query), else from a
+    pool computed online; rotated by what the user was shown (``serving.rotate`` unless
+    ``rotate_pool`` says otherwise), and recorded by ``recorder`` if given. Same arguments and
+    errors as ``recommend``."""
     size, hops = list_shape(settings, n, depth)
     check_user_id(user_id)
+    rotating = settings.serving.rotate if rotate_pool is None else rotate_pool
+    pool_n = pool_size(settings, size)
     (row,) = graph.run("stored_recommendations", user_id=user_id)
+    pool: Recommendations | None = None
     stored = row["recs"]
-    if stored is not None and row["recs_key"] == recommendation_key(
-        row["state_id"], settings, size, hops
+    if (
+        stored is not None
+        and not row["stale"]
+        and row["recs_key"] == recommendation_key(settings, pool_n, hops)
     ):
-        recs = parse(user_id, stored)
-        if recs is not None:
-            return recs
-    return recommend(graph, user_id, settings, n=size, depth=hops, allow_unknown=allow_unknown)
+        pool = parse(user_id, stored)
+    if pool is None:
+        pool = recommend(
+            graph, user_id, settings, n=pool_n, depth=hops, allow_unknown=allow_unknown
+        )
+    shown = list(row["shown"] or []) if rotating else []
+    recs = rotate(pool, shown, size)
+    if recorder is not None:
+        recorder.record(recs, surface=surface)
+    return recs
 
 
 # ------------------------------------------------------------------------------ the batch
@@ -148,18 +333,23 @@ def serve(
 
 @dataclass
 class PrecomputeReport:
-    """What a batch did: users asked for, lists stored, users that failed (and why), time taken."""
+    """What a batch did: users asked for, pools stored, pools not stored because a load moved
+    the graph on meanwhile, users that failed (and why), time taken."""
 
     users: int
     stored: int
     key: str
     seconds: float
+    all_users: int = 0
+    superseded: int = 0
     failed: list[Failed] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "users": self.users,
+            "all_users": self.all_users,
             "stored": self.stored,
+            "superseded": self.superseded,
             "failed": [f.to_json() for f in self.failed],
             "key": self.key,
             "seconds": round(self.seconds, 3),
@@ -172,39 +362,59 @@ def precompute(
     settings: Settings,
     user_ids: Iterable[str] | None = None,
     *,
-    n: int | None = None,
     depth: int | None = None,
+    stale_only: bool = False,
     batch_size: int = 500,
     progress: Progress | None = None,
 ) -> PrecomputeReport:
-    """Compute and store the lists of ``user_ids`` (default: every user).
+    """Compute and store the ranked pools of ``user_ids`` (default: every user; with
+    ``stale_only``, only those without a valid pool: never computed, marked stale by a load, or
+    computed under other settings).
 
-    Each batch of ``batch_size`` lists is written in a transaction of its own; a failed write
-    raises ``GraphError`` and leaves the lists of earlier batches stored and valid. A load during
-    the batch makes its lists stale (the key names the generation read at the start), and
-    ``serve`` then computes online: never a list from a graph that is gone.
+    Each batch of ``batch_size`` pools is written in a transaction of its own, and only if the
+    graph is still at the generation the batch started from: a pool computed before a load is
+    never stored as fresh (it counts as ``superseded``, and the next run computes it).
     """
-    size, hops = list_shape(settings, n, depth)
+    hops = check_depth(settings.candidates.depth if depth is None else depth)
+    pool_n = pool_size(settings, settings.ranking.n)
     t0 = time.perf_counter()
-    ids = [r["user_id"] for r in graph.run("all_users")] if user_ids is None else list(user_ids)
+    key = recommendation_key(settings, pool_n, hops)
     (state,) = graph.run("meta_get")
-    key = recommendation_key(state["state_id"], settings, size, hops)
+    generation = state["state_id"]
+    everyone = [r["user_id"] for r in graph.run("all_users")]
+    if user_ids is not None:
+        ids = list(user_ids)
+    elif stale_only:
+        ids = [r["user_id"] for r in graph.run("stale_users", key=key)]
+    else:
+        ids = everyone
     step: Progress = progress or (lambda _s, _d, _t: None)
-    report = PrecomputeReport(users=len(ids), stored=0, key=key, seconds=0.0)
-    rows: list[dict[str, str]] = []
+    report = PrecomputeReport(
+        users=len(ids), stored=0, key=key, seconds=0.0, all_users=len(everyone)
+    )
+    rows: list[dict[str, Any]] = []
 
     def flush() -> None:
         if rows:
             with graph.transaction() as tx:
-                tx.batches("store_recommendations", rows, batch_size)
-            report.stored += len(rows)
+                written = tx.run("store_recommendations", rows=rows, generation=generation)
+            stored = int(written[0]["stored"]) if written else 0
+            report.stored += stored
+            report.superseded += len(rows) - stored
             rows.clear()
 
-    for done, item in enumerate(recommend_many(graph, ids, settings, n=size, depth=hops), 1):
+    for done, item in enumerate(recommend_many(graph, ids, settings, n=pool_n, depth=hops), 1):
         if isinstance(item, Failed):
             report.failed.append(item)
         else:
-            rows.append({"user_id": item.user_id, "recs": dump(item), "key": key})
+            rows.append(
+                {
+                    "user_id": item.user_id,
+                    "recs": dump(item),
+                    "ids": [r.video_id for r in item.recommendations],
+                    "key": key,
+                }
+            )
             if len(rows) >= batch_size:
                 flush()
         step("precompute", done, len(ids))
