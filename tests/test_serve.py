@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def same(a: Recommendations, b: Recommendations) -> None:
 
 def stored_pool(graph: Graph, user: str) -> Recommendations:
     (row,) = graph.run("stored_recommendations", user_id=user)
-    pool = parse(user, row["recs"])
+    pool = parse(user, row["header"], row["items"])
     assert pool is not None
     return pool
 
@@ -177,6 +178,24 @@ def test_each_visit_shows_what_was_shown_least(
     assert stable == [pool[:4], pool[:4]]
 
 
+def test_the_visit_query_rotates_as_the_reference_does(world: tuple[Graph, Settings]) -> None:
+    """serve_pool.cypher picks the items on the server; ``rotate`` is the rule in Python."""
+    graph, settings = world
+    precompute(graph, settings, ["u1"])
+    pool = stored_pool(graph, "u1")
+    pool_ids = ids(pool)
+    rng = random.Random(5)
+    for _ in range(40):
+        shown = [rng.choice([*pool_ids, "gone"]) for _ in range(rng.randint(0, 80))]
+        graph.driver.execute_query(
+            "MATCH (u:User {user_id: 'u1'}) SET u.shown = $shown", shown=shown
+        )
+        for n in (4, 7, 12):
+            served = serve(graph, "u1", settings, n=n)
+            assert served.source == "precomputed"
+            same(served, rotate(pool, shown, n))
+
+
 def test_shown_keeps_the_latest_impressions(world: tuple[Graph, Settings]) -> None:
     graph, settings = world
     recorder = ImpressionRecorder(graph, keep=6)
@@ -281,8 +300,8 @@ def test_key_names_every_setting_but_not_the_list_length(settings: Settings) -> 
 def test_a_list_of_another_format_is_not_misread(world: tuple[Graph, Settings]) -> None:
     graph, settings = world
     recs = recommend(graph, "u1", settings, n=4)
-    text = dump(recs)
-    back = parse("u1", text)
+    header, items = dump(recs)
+    back = parse("u1", header, items)
     assert back is not None
     same(back, recs)
-    assert parse("u1", text.replace('"format":2', '"format":999')) is None
+    assert parse("u1", header.replace('"format":2', '"format":999'), items) is None

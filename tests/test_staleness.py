@@ -78,7 +78,7 @@ def test_a_load_marks_every_changed_pool_and_keeps_the_rest(
     changed = set()
     for user in sorted(before):
         (row,) = graph.run("stored_recommendations", user_id=user)
-        stored = parse(user, row["recs"])
+        stored = parse(user, row["header"], row["items"])
         assert stored is not None
         if summary(stored) != summary(recommend(graph, user, s, n=12)):
             changed.add(user)
@@ -106,24 +106,27 @@ def test_reaching_walks_back_over_the_top_edges() -> None:
     assert reaching(c, [edges], 1, 5).tolist() == ["b", "c", "d"]
 
 
-def test_changed_lists_by_member_rank_or_moved_value() -> None:
+def test_changed_lists_where_a_walk_reads_them() -> None:
     old = pd.DataFrame(
         {
-            "src": ["a", "a", "b", "c", "d"],
-            "dst": ["x", "y", "x", "x", "x"],
-            "rank": [1, 2, 1, 1, 1],
-            "score": [10.0, 5.0, 4.0, 2.0, 1.0],
-            "weight": [1.0, 0.5, 1.0, 1.0, 1.0],
+            "src": ["a", "a", "a", "b", "b", "c", "d", "e"],
+            "dst": ["x", "y", "z", "x", "y", "x", "x", "x"],
+            "rank": [1, 2, 3, 1, 2, 1, 1, 1],
+            "score": [10.0, 5.0, 1.0, 4.0, 2.0, 2.0, 1.0, 8.0],
+            "weight": [1.0, 0.5, 0.1, 1.0, 0.5, 1.0, 1.0, 1.0],
         }
     )
     new = old.copy()
-    new.loc[1, "rank"] = 3  # a: a rank moved
-    new.loc[2, "score"] = 4.2  # b: the score moved 5%
+    new.loc[[1, 2], "rank"] = [3, 2]  # a: y and z swap ranks (same weights): no walk changes...
+    new.loc[4, ["score", "weight"]] = [2.6, 0.65]  # b: y's weight up 0.15
     new = new[new["src"] != "c"]  # c: lost its list
-    got = changed_lists(old, new, tolerance=0.1).tolist()
-    assert got == ["a", "c"]  # b moved less than 10%
-    assert changed_lists(old, new, tolerance=0.01).tolist() == ["a", "b", "c"]
-    assert changed_lists(old, old, tolerance=0.0).tolist() == []
+    new.loc[7, "score"] = 8.4  # e: the score up 5%, the weight (its own best) stays 1
+    assert changed_lists(old, new, 0.1, per_hop=3).tolist() == ["b", "c"]
+    assert changed_lists(old, new, 0.2, per_hop=3).tolist() == ["c"]
+    # ...but with two edges a hop, z (weight 0.1) enters a's first two and y leaves them.
+    assert changed_lists(old, new, 0.05, per_hop=2).tolist() == ["a", "b", "c"]
+    assert changed_lists(old, new, 0.01, per_hop=3, by_score=True).tolist() == ["b", "c", "e"]
+    assert changed_lists(old, old, 0.0, per_hop=3).tolist() == []
 
 
 def test_moved_videos_and_the_catalogue() -> None:

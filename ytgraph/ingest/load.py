@@ -401,7 +401,10 @@ def _mark_stale(
         return
     tx.batches("stale_mark_users", pairs["user_id"].unique().tolist(), batch)
     c = settings.candidates
-    changed = changed_lists(tables[0], tables[1], settings.serving.stale_tolerance)
+    by_score = settings.ranking.strength == "score"
+    changed = changed_lists(
+        tables[0], tables[1], settings.serving.stale_tolerance, c.per_hop, by_score
+    )
     seeds = reaching(changed, tables, c.depth - 1, c.per_hop)
     tx.batches("stale_mark_seed_users", seeds.tolist(), batch)
 

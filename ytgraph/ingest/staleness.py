@@ -5,8 +5,9 @@ within ``depth - 1`` hops (a depth-d walk reads the lists of the videos it passe
 quality figures of its videos and of the catalogue. A load marks stale:
 
 - users whose actions changed (new events of theirs);
-- users with an action on a video whose R_i changed (a member or rank, or a weight or score by
-  more than ``tolerance``), or on a video from which such a list is reached within ``depth - 1``
+- users with an action on a video whose R_i changed where a walk reads it (an edge among its
+  first ``per_hop`` whose weight moved by more than ``tolerance``, entering or leaving counting
+  as its whole weight), or on a video from which such a list is reached within ``depth - 1``
   hops over the top ``per_hop`` edges (old or new lists);
 - users whose pool holds a video whose views, sessions, likes + favorites, comments or rating
   count moved by more than ``tolerance`` (relative), or whose mean rating moved by more than
@@ -31,20 +32,28 @@ QUALITY = ("views", "sessions", "likes", "comments", "rating_count")
 MAX_RATING = 5.0
 
 
-def changed_lists(old: pd.DataFrame, new: pd.DataFrame, tolerance: float) -> np.ndarray:
-    """Sources whose R_i changed in a way a walk can notice: a member or a rank differs, or an
-    edge's weight (score / best) or score moved by more than ``tolerance`` (the weight absolutely,
-    the score relative to itself). Under ``llr`` every score moves a hair with N on every load;
-    those lists keep their pools."""
-    key = ["src", "dst", "rank"]
-    both = old[[*key, "score", "weight"]].merge(
-        new[[*key, "score", "weight"]], how="outer", on=key, suffixes=("_a", "_b"), indicator=True
-    )
-    moved = (
-        (both["_merge"] != "both")
-        | ((both["weight_b"] - both["weight_a"]).abs() > tolerance)
-        | ((both["score_b"] - both["score_a"]).abs() > tolerance * both["score_a"].abs())
-    )
+def changed_lists(
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    tolerance: float,
+    per_hop: int,
+    by_score: bool = False,
+) -> np.ndarray:
+    """Sources whose first ``per_hop`` edges (all a walk follows) changed in a way it can notice:
+    an edge's weight (score / best: a path's strength) moved by more than ``tolerance``, an edge
+    entering or leaving counting as its whole weight; with ``by_score`` (ranking.strength =
+    "score") its score, relative. Under ``llr`` every score moves a hair with N on every load, and
+    a rank swap among the first ``per_hop`` changes no walk: those lists keep their pools."""
+    cols = ["src", "dst", "score", "weight"]
+    a = old.loc[old["rank"] <= per_hop, cols]
+    b = new.loc[new["rank"] <= per_hop, cols]
+    both = a.merge(b, how="outer", on=["src", "dst"], suffixes=("_a", "_b"))
+    if by_score:
+        moved = (both["score_b"] - both["score_a"]).abs() > tolerance * both["score_a"].abs()
+        moved |= both["score_a"].isna() | both["score_b"].isna()
+    else:
+        delta = both["weight_b"].fillna(0.0) - both["weight_a"].fillna(0.0)
+        moved = delta.abs() > tolerance
     return np.array(sorted(set(both.loc[moved, "src"].tolist())), dtype=object)
 
 

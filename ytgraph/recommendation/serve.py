@@ -77,61 +77,72 @@ def pool_size(settings: Settings, n: int) -> int:
 
 
 # ------------------------------------------------------------------------------ stored form
+# A pool is stored as a small header (format, shape, seeds) and one compact JSON string per item,
+# so a visit fetches and decodes only the n items it shows, not all 60 with their paths.
 
 
-def dump(recs: Recommendations) -> str:
-    """A pool as compact JSON: everything ``serve`` needs to give back the same Recommendations."""
-    return json.dumps(
+def dump(recs: Recommendations) -> tuple[str, list[str]]:
+    """A pool as (header, items): everything ``serve`` needs to give back the same list."""
+    header = json.dumps(
         {
             "format": FORMAT,
             "n": recs.n,
             "depth": recs.depth,
             "known_user": recs.known_user,
             "seeds": [[s.video_id, s.title, s.weight, list(s.reasons)] for s in recs.seeds],
-            "recs": [
-                {
-                    "video_id": r.video_id,
-                    "title": r.title,
-                    "score": r.score,
-                    "signals": r.signals,
-                    "because": r.because,
-                    "channel_id": r.channel_id,
-                    "category": r.category,
-                    "rank": r.rank,
-                    "paths": [[list(p.videos), list(p.scores), list(p.weights)] for p in r.paths],
-                }
-                for r in recs.recommendations
-            ],
         },
         separators=(",", ":"),
     )
+    items = [
+        json.dumps(
+            [
+                r.video_id,
+                r.title,
+                r.score,
+                r.signals,
+                r.because,
+                r.channel_id,
+                r.category,
+                [[list(p.videos), list(p.scores), list(p.weights)] for p in r.paths],
+            ],
+            separators=(",", ":"),
+        )
+        for r in recs.recommendations
+    ]
+    return header, items
 
 
-def parse(user_id: str, text: str) -> Recommendations | None:
-    """The Recommendations of ``dump``, or None if the text is of another format."""
-    data = json.loads(text)
+def parse(
+    user_id: str, header: str, items: Sequence[str], n: int | None = None
+) -> Recommendations | None:
+    """The Recommendations of ``dump`` (``items`` may be any of the pool's, in pool order, ranked
+    1..len; ``n`` is the list length asked for, default the pool's), or None if the header is of
+    another format."""
+    data = json.loads(header)
     if data.get("format") != FORMAT:
         return None
-    recommendations = [
-        Recommendation(
-            video_id=r["video_id"],
-            title=r["title"],
-            score=r["score"],
-            signals=r["signals"],
-            because=r["because"],
-            paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in r["paths"]],
-            channel_id=r["channel_id"],
-            category=r["category"],
-            rank=r["rank"],
+    recommendations = []
+    for rank, text in enumerate(items, start=1):
+        vid, title, score, signals, because, channel, category, paths = json.loads(text)
+        recommendations.append(
+            Recommendation(
+                video_id=vid,
+                title=title,
+                score=score,
+                signals=signals,
+                because=because,
+                paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in paths],
+                channel_id=channel,
+                category=category,
+                rank=rank,
+            )
         )
-        for r in data["recs"]
-    ]
     return Recommendations(
         user_id=user_id,
         recommendations=recommendations,
         seeds=[Seed(v, t, w, tuple(why)) for v, t, w, why in data["seeds"]],
         known_user=data["known_user"],
-        n=data["n"],
+        n=data["n"] if n is None else n,
         depth=data["depth"],
         source="precomputed",
     )
@@ -308,21 +319,21 @@ def serve(
     check_user_id(user_id)
     rotating = settings.serving.rotate if rotate_pool is None else rotate_pool
     pool_n = pool_size(settings, size)
-    (row,) = graph.run("stored_recommendations", user_id=user_id)
-    pool: Recommendations | None = None
-    stored = row["recs"]
+    # One query: the header and the n items the rotation picks (the same rule as ``rotate``,
+    # run where the pool is, so only what is shown crosses the wire).
+    (row,) = graph.run("serve_pool", user_id=user_id, n=size, rotate=rotating)
+    recs: Recommendations | None = None
     if (
-        stored is not None
+        row["header"] is not None
         and not row["stale"]
         and row["recs_key"] == recommendation_key(settings, pool_n, hops)
     ):
-        pool = parse(user_id, stored)
-    if pool is None:
+        recs = parse(user_id, row["header"], row["items"], size)
+    if recs is None:
         pool = recommend(
             graph, user_id, settings, n=pool_n, depth=hops, allow_unknown=allow_unknown
         )
-    shown = list(row["shown"] or []) if rotating else []
-    recs = rotate(pool, shown, size)
+        recs = rotate(pool, list(row["shown"] or []) if rotating else [], size)
     if recorder is not None:
         recorder.record(recs, surface=surface)
     return recs
@@ -407,10 +418,12 @@ def precompute(
         if isinstance(item, Failed):
             report.failed.append(item)
         else:
+            header, items = dump(item)
             rows.append(
                 {
                     "user_id": item.user_id,
-                    "recs": dump(item),
+                    "header": header,
+                    "items": items,
                     "ids": [r.video_id for r in item.recommendations],
                     "key": key,
                 }
