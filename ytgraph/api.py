@@ -61,18 +61,19 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorBody, "description": ERRORS[c]} for c in codes}
 
 
-def status_of(error: YtGraphError) -> int:
+def status_of(exc: YtGraphError) -> int:
     """The HTTP status of a library error, as the CLI's exit code is: the caller's fault or ours."""
-    if isinstance(error, NotFoundError):
+    if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(error, InputError):
+    if isinstance(exc, InputError):
         return 400
-    if isinstance(error, (GraphError, ServerError)):
+    if isinstance(exc, (GraphError, ServerError)):
         return 503
     return 500
 
 
 def one_line(message: object) -> str:
+    """The first line of a message: what a client sees of any error."""
     return (str(message).strip().splitlines() or ["error"])[0]
 
 
