@@ -50,6 +50,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_recommend.py
+	$(BIN)/python bench/bench_api.py
 
 neo4j-start: $(STAMP)
 	$(BIN)/ytgraph neo4j start

@@ -779,6 +779,22 @@ def write_text(path: Path, text: str) -> None:
     note(f"ytgraph: wrote {path}")
 
 
+# -- HTTP API -----------------------------------------------------------------------------------
+@app.command()
+@handled
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve recommend, related and explain as JSON over HTTP until Ctrl-C (docs at /docs).
+
+    Read-only; one Neo4j driver pool for the process. A port in use is one line and exit 1.
+    """
+    from ytgraph.api import run
+
+    run(settings(), host, port, echo=None if STATE.quiet else note)
+
+
 # -- Neo4j Browser ------------------------------------------------------------------------------
 @app.command()
 @handled
