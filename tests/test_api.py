@@ -7,6 +7,7 @@ f; the RELATED lists; the explain verdicts); the API's JSON is also held equal t
 
 from __future__ import annotations
 
+import csv
 import http.client
 import json
 import os
@@ -103,7 +104,9 @@ def served(neo4j_conn: Connection) -> Iterator[Api]:
     """One server for the module, over a Graph of its own on the test server's driver."""
     settings = world_settings(make_settings())
     graph = Graph(neo4j_conn.driver, neo4j_conn.database)
-    with serving(create_app(settings, graph)) as url:
+    # Not recording: the world is rebuilt for every test, and a late flush of one test's
+    # impressions would rotate the next test's lists (recording has a test of its own).
+    with serving(create_app(settings, graph, record=False)) as url:
         yield Api(url, graph, settings)
 
 
@@ -130,7 +133,7 @@ def test_recommend_gives_the_hand_worked_list(api: Api) -> None:
 
 
 def test_recommend_serves_the_stored_list(api: Api) -> None:
-    precompute(api.graph, api.settings, ["u1"], n=4)
+    precompute(api.graph, api.settings, ["u1"])
     # Change what an online computation would give, behind the store's back (no new generation).
     api.graph.driver.execute_query(
         "MATCH (:Video {video_id: 'a'})-[r:RELATED]->(:Video {video_id: 'c'}) DELETE r"
@@ -337,13 +340,13 @@ def as_text(record: neo4j.Record) -> str:
     return json.dumps(record.data(), sort_keys=True, default=str)
 
 
-def test_no_endpoint_writes_to_the_graph(api: Api) -> None:
-    precompute(api.graph, api.settings, n=4)  # so the stored path is read too
+def test_no_endpoint_writes_to_the_graph_unless_recording(api: Api) -> None:
+    precompute(api.graph, api.settings)  # so the stored path is read too
     before = snapshot(api.graph)
     assert len(before[0]) == 19 and len(before[1]) > 10  # 14 videos, 3 users, 2 channels
     paths = [
         "/recommend/u1?n=4",  # stored
-        "/recommend/u1",  # another n: online
+        "/recommend/u1",  # another n: the same pool
         "/recommend/u2?depth=1",
         "/recommend/nobody?allow_unknown=true",
         "/recommend/nobody",
@@ -358,6 +361,36 @@ def test_no_endpoint_writes_to_the_graph(api: Api) -> None:
         statuses = list(pool.map(lambda p: get(api.url + p).status, paths * 5))
     assert set(statuses) == {200, 400, 404}
     assert snapshot(api.graph) == before
+
+
+def test_visits_rotate_and_are_recorded(
+    graph: Graph, neo4j_conn: Connection, tmp_path: Path
+) -> None:
+    """A recording app: the second visit shows the next items of the pool, the rows land in the
+    impressions log and User.shown, and nothing else in the graph changes."""
+    settings = world_settings(make_settings())
+    build_world(graph)
+    precompute(graph, settings)
+    pool = [r.video_id for r in recommend(graph, "u1", settings, n=60).recommendations]
+    before = snapshot(graph)
+    log_file = tmp_path / "impressions.csv"
+    app = create_app(settings, Graph(neo4j_conn.driver, neo4j_conn.database), impressions=log_file)
+    with serving(app) as url:
+        first = [r["video_id"] for r in get(f"{url}/recommend/u1?n=4").json["recommendations"]]
+        deadline = time.monotonic() + 30
+        while not log_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the background flush
+        second = [r["video_id"] for r in get(f"{url}/recommend/u1?n=4").json["recommendations"]]
+        stable = get(f"{url}/recommend/u1?n=4&rotate=false").json["recommendations"]
+    assert first == U1 == pool[:4] and second == pool[4:8]
+    assert [r["video_id"] for r in stable] == U1
+    with log_file.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["video_id"] for r in rows] == first + second + U1  # the shutdown flushed the rest
+    nodes, rels = snapshot(graph)
+    assert rels == before[1]
+    changed = set(nodes) - set(before[0])
+    assert len(changed) == 1 and '"shown"' in next(iter(changed))  # u1's node, only User.shown
 
 
 # ------------------------------------------------------------------------------ the command

@@ -3,7 +3,9 @@
 An interface layer like ``cli``: each endpoint parses, calls one library function and returns its
 JSON, the same JSON the matching ``--json`` command prints. One driver pool serves the whole
 process; endpoints are plain functions run in Starlette's thread pool (the driver is thread-safe).
-No endpoint writes to the graph. Errors are one-line JSON, ``{"error": "..."}``, never a trace:
+The only write is what serving records: ``/recommend`` rotates the user's pool and its
+impressions are written in batches by a background thread, off the request's path. Errors are
+one-line JSON, ``{"error": "..."}``, never a trace:
 
     400 bad input (the library's own checks: n 4-60, depth 1-4)   404 unknown user or video
     422 a parameter of the wrong type or range                     503 Neo4j failed or is down
@@ -17,6 +19,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -32,8 +35,9 @@ from ytgraph.db.connect import Connection, resolve
 from ytgraph.db.graph import Graph
 from ytgraph.db.inspect import related_videos
 from ytgraph.errors import GraphError, InputError, NotFoundError, ServerError, YtGraphError
+from ytgraph.ingest.load import default_state_dir
 from ytgraph.recommendation.explain import explain
-from ytgraph.recommendation.serve import serve
+from ytgraph.recommendation.serve import ImpressionRecorder, serve
 from ytgraph.recommendation.service import Recommendations
 
 log = logging.getLogger("ytgraph.api")
@@ -87,6 +91,9 @@ def as_json(data: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
+FLUSH_SECONDS = 1.0  # how often the background thread writes the impressions it holds
+
+
 def _recommendations(
     graph: Graph,
     user_id: str,
@@ -95,9 +102,21 @@ def _recommendations(
     depth: int | None,
     *,
     allow_unknown: bool,
+    rotate: bool | None,
+    recorder: ImpressionRecorder | None,
 ) -> Recommendations:
-    """The one call into the serving path: the stored list when current, else computed online."""
-    return serve(graph, user_id, settings, n=n, depth=depth, allow_unknown=allow_unknown)
+    """The one call into the serving path: n of the user's pool (stored while valid, else ranked
+    online), rotated by what the user was shown, and recorded."""
+    return serve(
+        graph,
+        user_id,
+        settings,
+        n=n,
+        depth=depth,
+        allow_unknown=allow_unknown,
+        rotate_pool=rotate,
+        recorder=recorder,
+    )
 
 
 def health(graph: Graph) -> dict[str, Any]:
@@ -112,11 +131,19 @@ def health(graph: Graph) -> dict[str, Any]:
 
 
 def create_app(
-    settings: Settings, graph: Graph | None = None, *, connection: Connection | None = None
+    settings: Settings,
+    graph: Graph | None = None,
+    *,
+    connection: Connection | None = None,
+    record: bool = True,
+    impressions: Path | None = None,
 ) -> FastAPI:
     """The API over ``graph`` (kept open: the caller owns it), else over ``connection`` or a
-    connection resolved at start-up, either closed at shutdown. One driver pool per process."""
+    connection resolved at start-up, either closed at shutdown. One driver pool per process.
+    With ``record``, what ``/recommend`` shows is recorded (User.shown, and rows appended to
+    ``impressions`` if given) by a background thread, flushed at shutdown."""
     held: dict[str, Graph] = {}
+    recorders: dict[str, ImpressionRecorder] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -130,10 +157,23 @@ def create_app(
             health(held["graph"])  # warm up: a pooled connection, the query files
         except YtGraphError as e:  # serve anyway: /healthz says 503 until Neo4j answers
             log.warning("ytgraph api: Neo4j does not answer yet: %s", one_line(e))
+        if record:
+            recorders["r"] = ImpressionRecorder(
+                held["graph"],
+                keep=settings.serving.shown_keep,
+                log=impressions,
+                interval=FLUSH_SECONDS,
+            )
         gc.freeze()  # the warm start-up heap stays out of full GC passes (DEVELOPERS.md)
         try:
             yield
         finally:
+            recorder = recorders.pop("r", None)
+            if recorder is not None:
+                try:
+                    recorder.close()
+                except YtGraphError as e:
+                    log.warning("ytgraph api: impressions not written: %s", one_line(e))
             held.pop("graph")
             if conn is not None:
                 conn.close()
@@ -178,10 +218,21 @@ def create_app(
         allow_unknown: Annotated[
             bool, Query(description="An unknown user gets the popular list instead of a 404.")
         ] = False,
+        rotate: Annotated[
+            bool | None,
+            Query(description="Prefer what the user was not shown yet (default: the settings')."),
+        ] = None,
     ) -> Response:
-        """The list of `ytgraph recommend USER --json`: the stored one when current, else online."""
+        """The list of `ytgraph recommend USER --json`: n of the user's ranked pool, rotated."""
         recs = _recommendations(
-            held["graph"], user_id, settings, n, depth, allow_unknown=allow_unknown
+            held["graph"],
+            user_id,
+            settings,
+            n,
+            depth,
+            allow_unknown=allow_unknown,
+            rotate=rotate,
+            recorder=recorders.get("r"),
         )
         return as_json(recs.to_json(), {"X-Recommendations-Source": recs.source})
 
@@ -247,7 +298,8 @@ def run(settings: Settings, host: str, port: int, *, echo: Echo | None = None) -
     except BaseException:
         sock.close()
         raise
-    app = create_app(settings, connection=conn)
+    log_file = default_state_dir(settings, conn.state_key) / "impressions.csv"
+    app = create_app(settings, connection=conn, impressions=log_file)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     )
