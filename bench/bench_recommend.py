@@ -25,10 +25,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bench_connection, bench_settings, machine, median, percentile
+from loaders.schema import DAY
 from ytgraph.db.graph import Graph
 from ytgraph.ingest.load import related_rows, wipe_graph, write_related
-
-DAY = 86_400
 
 
 def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> dict[str, float]:

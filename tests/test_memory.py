@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from loaders.schema import Dataset, ReadReport
+from tests.worlds import summary
 from ytgraph.config import Settings, profile_settings
 from ytgraph.db.graph import Graph
 from ytgraph.ingest.generate import GenerateConfig, generate_world
 from ytgraph.ingest.load import load
 from ytgraph.recommendation.memory import MemoryGraph
 from ytgraph.recommendation.reads import catalog_stats
-from ytgraph.recommendation.service import Recommendations, recommend
+from ytgraph.recommendation.service import recommend
 
 
 def world(seed: int) -> Dataset:
@@ -36,18 +37,6 @@ def world(seed: int) -> Dataset:
     )
     ev = pd.concat([ev, extra.astype(ev.dtypes.to_dict())], ignore_index=True)
     return Dataset(ev, videos, ReadReport(read=len(ev), accepted=len(ev)))
-
-
-def summary(rec: Recommendations) -> list[tuple[str, float, str, tuple[str, ...]]]:
-    return [
-        (
-            r.video_id,
-            round(r.score, 12),
-            str(r.because.get("seed_video_id", r.because.get("kind"))),
-            tuple("/".join(p.videos) for p in r.paths),
-        )
-        for r in rec.recommendations
-    ]
 
 
 CASES = {

@@ -12,27 +12,16 @@ import pandas as pd
 import pytest
 
 from loaders.schema import Dataset, ReadReport
+from tests.worlds import summary
 from ytgraph.config import Settings
 from ytgraph.db.graph import Graph
 from ytgraph.ingest.generate import GenerateConfig, generate_world
 from ytgraph.ingest.load import load
 from ytgraph.ingest.staleness import catalog_moved, changed_lists, moved_videos, reaching
 from ytgraph.recommendation.serve import parse, precompute, serve
-from ytgraph.recommendation.service import Recommendations, recommend
+from ytgraph.recommendation.service import recommend
 
 DAY = 86_400
-
-
-def summary(rec: Recommendations) -> list[tuple[str, float, str, tuple[str, ...]]]:
-    return [
-        (
-            r.video_id,
-            round(r.score, 12),
-            str(r.because.get("seed_video_id", r.because.get("kind"))),
-            tuple("/".join(p.videos) for p in r.paths),
-        )
-        for r in rec.recommendations
-    ]
 
 
 def two_loads(seed: int, late_users: int) -> tuple[Dataset, Dataset]:

@@ -117,3 +117,16 @@ def world_settings(settings: Settings) -> Settings:
 
 def ids(recs: Recommendations) -> list[str]:
     return [r.video_id for r in recs.recommendations]
+
+
+def summary(recs: Recommendations) -> list[tuple[str, float, str, tuple[str, ...]]]:
+    """What two lists must agree on to be the same list: ids, scores, reasons and paths."""
+    return [
+        (
+            r.video_id,
+            round(r.score, 12),
+            str(r.because.get("seed_video_id", r.because.get("kind"))),
+            tuple("/".join(p.videos) for p in r.paths),
+        )
+        for r in recs.recommendations
+    ]
