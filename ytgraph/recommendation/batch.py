@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import math
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -65,8 +64,8 @@ PAGE_VIDEOS = 20_000  # videos per snapshot query
 PAGE_SOURCES = 5_000  # source videos per RELATED query (~100k edges at 20 a list)
 PAGE_USERS = 10_000  # users per actions query
 CHUNK = 200  # users a worker takes at a time
-ACTION_KEYS = ("video_id", "title", "kind", "at", "rating", "count", "long_watches")
 _VIDEO_KEYS = ("title", "channel_id", "category", *FEATURES)
+PathValues = tuple[list[int], list[float], list[float]]  # a path's video codes, scores, weights
 
 
 # ------------------------------------------------------------------------------------ snapshot
@@ -149,9 +148,13 @@ class Snapshot(MemoryGraph):
         order = order[w.owner[order] < len(cand)]
         raw: list[tuple[list[Any], list[Any], list[Any]]] = [([], [], []) for _ in cand]
         built = dict(zip(np.sort(order).tolist(), self.paths(w, np.sort(order)), strict=True))
+        names = self.ids
         for p in order.tolist():
-            for part, x in zip(raw[w.owner[p]], built[p], strict=True):
-                part.append(x)
+            nodes, scores, weights_ = built[p]
+            videos, sc, wt = raw[w.owner[p]]
+            videos.append(tuple(names[x] for x in nodes))
+            sc.append(tuple(scores))
+            wt.append(tuple(weights_))
         return [self._candidate(int(c), PathList(*r)) for c, r in zip(cand, raw, strict=True)]
 
     def quality(self, settings: RankingSettings) -> np.ndarray:
@@ -184,11 +187,9 @@ class Snapshot(MemoryGraph):
             paths=paths,
         )
 
-    def paths(
-        self, w: Walk, ps: np.ndarray
-    ) -> list[tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]]:
-        """Videos, edge scores and edge weights of the paths ``ps`` (ascending) of a walk."""
-        out = []
+    def paths(self, w: Walk, ps: np.ndarray) -> list[PathValues]:
+        """Video codes, edge scores and edge weights of the paths ``ps`` (ascending) of a walk."""
+        out: list[PathValues] = []
         bounds = [*w.offsets, w.size]
         for h in range(len(w.nodes)):
             lo, hi = np.searchsorted(ps, [bounds[h], bounds[h + 1]])
@@ -196,13 +197,12 @@ class Snapshot(MemoryGraph):
                 continue
             rows = ps[lo:hi] - bounds[h]
             edges = w.edges[h][rows]
-            for nodes, sc, wt in zip(
-                self.names[w.nodes[h][rows]].tolist(),
+            out += zip(
+                w.nodes[h][rows].tolist(),
                 self.score[edges].tolist(),
                 self.weight[edges].tolist(),
                 strict=True,
-            ):
-                out.append((tuple(nodes), tuple(sc), tuple(wt)))
+            )
         return out
 
 
@@ -214,8 +214,20 @@ def _factor(values: list[Any]) -> np.ndarray:
     )
 
 
-def snapshot(graph: Graph) -> Snapshot:
-    """Everything the service reads, from Neo4j in one read transaction of paged queries."""
+def snapshot(graph: Graph, attempts: int = 3) -> Snapshot:
+    """Everything the service reads, from Neo4j in one read transaction of paged queries.
+
+    Neo4j reads are read-committed, so a load that commits while the pages are read could
+    tear the snapshot: the generation is read before and after, and a changed one reads again
+    (``GraphError`` after ``attempts``)."""
+    for _ in range(attempts):
+        snap, after = _snapshot(graph)
+        if after == snap.generation:
+            return snap
+    raise GraphError("the graph kept changing while it was read (loads running?); try again")
+
+
+def _snapshot(graph: Graph) -> tuple[Snapshot, str | None]:
     with graph.reading() as tx:
         (meta,) = tx.run("meta_get")
         rows: list[list[Any]] = []
@@ -225,19 +237,21 @@ def snapshot(graph: Graph) -> Snapshot:
             rows += page["videos"]
             if len(page["videos"]) < PAGE_VIDEOS:
                 break
-            after = page["videos"][-1][0]
-        ids = [r[0] for r in rows]  # in video_id order, as the server sorts them
+            after = max(r[0] for r in page["videos"])
+        rows.sort(key=lambda r: r[0])
+        ids = [r[0] for r in rows]  # codes in id order, so that ties by code are ties by id
         videos = {r[0]: dict(zip(_VIDEO_KEYS, r[1:], strict=True)) for r in rows}
         codes = {v: i for i, v in enumerate(ids)}
         edges = _read_related(tx, ids, codes)
         actions = _read_actions(tx, videos)
         (stats,) = tx.run("catalog_stats") or [{}]
         popular = tx.run("popular", exclude=[], limit=reads.POPULAR_HEAD)
+        (end,) = tx.run("meta_get")
     snap = Snapshot(videos, actions, ids, edges, meta["state_id"])
     # The figures reads.py caches per graph generation, as the server gave them.
     snap.cache["catalog_stats"] = CatalogStats.from_record(stats)
     snap.cache["popular"] = popular
-    return snap
+    return snap, end["state_id"]
 
 
 def _read_related(tx: Any, ids: list[str], codes: dict[str, int]) -> dict[str, np.ndarray]:
@@ -375,19 +389,34 @@ def walk(csr: Csr, seeds: np.ndarray, weight: np.ndarray, depth: int) -> Walk:
 # ------------------------------------------------------------------------------------ ranking
 
 
-def _user(
-    snap: Snapshot, user_id: str, settings: Settings, size: int, hops: int
-) -> Recommendations:
+@dataclass
+class Plan:
+    """One user's list as arrays, cheap to pickle from a worker: the picks in list order (video
+    code, score, signals, seed column or -1, number of paths), their paths strongest first
+    (hops, then the video codes and edge indexes of every path, one after the other), and the
+    popular backfill as places in the snapshot's popular head (None: ``service.backfill``)."""
+
+    user_id: str
+    seeds: list[tuple[str, str | None, float, tuple[str, ...]]]
+    codes: np.ndarray
+    scores: np.ndarray
+    signals: np.ndarray
+    columns: np.ndarray
+    npaths: np.ndarray
+    hops: np.ndarray
+    nodes: np.ndarray
+    edges: np.ndarray
+    backfill: list[int] | None
+
+
+def _plan(snap: Snapshot, user_id: str, settings: Settings, size: int, hops: int) -> Plan:
     """``service.recommend`` for one user of a snapshot, on arrays (see the module doc)."""
     check_user_id(user_id)
     actions = snap.actions.get(user_id)
     if not actions:
         raise NotFoundError(f"unknown user {user_id!r}")
     seeds = seed_set(actions, settings.seeds)
-    touched = frozenset(a["video_id"] for a in actions if a["video_id"] is not None)
-    excluded = {s.video_id for s in seeds}
-    if settings.candidates.exclude_watched:
-        excluded |= touched
+    excluded = _excluded(actions, seeds, settings)
     cs = settings.candidates
     w: Walk | None = None
     cand = np.zeros(0, dtype=np.int64)
@@ -404,24 +433,111 @@ def _user(
         rows = reads.popular_rows(snap, excluded | have, cs.popular)[: cs.popular]
         popular = np.array([snap.codes[r["video_id"]] for r in rows], dtype=np.int64)
         cand = np.concatenate([cand, popular])
-    final = _recommendations(snap, w, cand, seeds, *_rank(snap, w, cand, seeds, settings, size))
-    if len(final) < size:
-        final += _backfill(snap, final, excluded, settings, size)
+    places, scores, signals, columns = _rank(snap, w, cand, seeds, settings, size)
+    codes = cand[places]
+    return Plan(
+        user_id,
+        [(x.video_id, x.title, x.weight, x.reasons) for x in seeds],
+        codes,
+        scores,
+        signals,
+        columns,
+        *_paths(w, len(cand), places),
+        _backfill(snap, codes.tolist(), excluded, settings, size),
+    )
+
+
+def _excluded(actions: list[dict[str, Any]], seeds: Sequence[Any], settings: Settings) -> set[str]:
+    """The seeds, and with ``exclude_watched`` every video the user has an action on."""
+    out = {s.video_id if isinstance(s, Seed) else s[0] for s in seeds}
+    if settings.candidates.exclude_watched:
+        out.update(a["video_id"] for a in actions if a["video_id"] is not None)
+    return out
+
+
+def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int) -> Recommendations:
+    """The ``Recommendations`` of a plan, as ``service.recommend`` makes them."""
+    seeds = [Seed(*s) for s in plan.seeds]
+    names, videos = snap.ids, snap.videos
+    path_hops: list[int] = plan.hops.tolist()
+    nodes: list[str] = snap.names[plan.nodes].tolist()
+    edge_scores: list[float] = snap.score[plan.edges].tolist()
+    edge_weights: list[float] = snap.weight[plan.edges].tolist()
+    p = at_node = at_edge = 0  # the next path, and where its videos and edges start
+    final = []
+    for code, score, signals, col, npaths in zip(
+        plan.codes.tolist(),
+        plan.scores.tolist(),
+        plan.signals.tolist(),
+        plan.columns.tolist(),
+        plan.npaths.tolist(),
+        strict=True,
+    ):
+        vid = names[code]
+        props = videos[vid]
+        because: dict[str, Any]
+        if col >= 0:
+            seed = seeds[col]
+            because = {"seed_video_id": seed.video_id, "seed_title": seed.title}
+        else:  # a popular candidate (candidates.popular): no seed reaches it
+            because = {"kind": "popular", "popularity": popularity_value(props)}
+        paths = []
+        for h in path_hops[p : p + npaths]:
+            paths.append(
+                CandidatePath(
+                    nodes[at_node],
+                    tuple(nodes[at_node : at_node + h + 1]),
+                    tuple(edge_scores[at_edge : at_edge + h]),
+                    tuple(edge_weights[at_edge : at_edge + h]),
+                )
+            )
+            at_node += h + 1
+            at_edge += h
+        p += npaths
+        final.append(
+            Recommendation(
+                video_id=vid,
+                title=props.get("title"),
+                score=score,
+                signals=dict(zip(SIGNALS, signals, strict=True)),
+                because=because,
+                paths=paths,
+                channel_id=props.get("channel_id"),
+                category=props.get("category"),
+            )
+        )
+    actions = snap.actions[plan.user_id]
+    excluded = _excluded(actions, seeds, settings)
+    if plan.backfill is None:
+        final += backfill(snap, final, excluded, reads.catalog_stats(snap), settings, size)
+    else:
+        made = _popular_made(snap)[1]
+        for i in plan.backfill:
+            vid, title, score, value, raw, channel, category, _, _ = made[i]
+            final.append(
+                Recommendation(
+                    video_id=vid,
+                    title=title,
+                    score=score,
+                    signals={"popularity": value},
+                    because={"kind": "popular", "popularity": raw},
+                    paths=[],
+                    channel_id=channel,
+                    category=category,
+                )
+            )
     for i, rec in enumerate(final, start=1):
         rec.rank = i
     return Recommendations(
-        user_id=user_id,
+        user_id=plan.user_id,
         recommendations=final,
         seeds=seeds,
         known_user=True,
         n=size,
         depth=hops,
-        touched=touched,
+        touched=frozenset(a["video_id"] for a in actions if a["video_id"] is not None),
         excluded=frozenset(excluded),
     )
-
-
-Picks = tuple[list[int], list[float], list[list[float]], list[int]]
 
 
 def _rank(
@@ -431,7 +547,7 @@ def _rank(
     seeds: Sequence[Seed],
     settings: Settings,
     size: int,
-) -> Picks:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``ranking.rank`` over the candidates ``cand`` (codes: the expansion's order, then the
     popular ones): the picks' places in ``cand``, scores, signals and seed columns (-1: none).
 
@@ -440,7 +556,8 @@ def _rank(
     rs = settings.ranking
     n = len(cand)
     if n == 0:
-        return [], [], [], []
+        nothing = np.zeros(0, dtype=np.int64)
+        return nothing, np.zeros(0), np.zeros((0, len(SIGNALS))), nothing
     ncol = len(seeds)
     seed_weight = np.array([s.weight for s in seeds], dtype=float).reshape(ncol)
     if w is not None and w.size:
@@ -486,12 +603,7 @@ def _rank(
         size,
     )
     places = order[chosen]
-    return (
-        places.tolist(),
-        scores[places].tolist(),
-        signals[places].tolist(),
-        seed_col[places].tolist(),
-    )
+    return places, scores[places], signals[places], seed_col[places]
 
 
 def _diversify(
@@ -534,107 +646,77 @@ def _score_strength(snap: Snapshot, w: Walk) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _recommendations(
-    snap: Snapshot,
-    w: Walk | None,
-    cand: np.ndarray,
-    seeds: Sequence[Seed],
-    places: list[int],
-    scores: list[float],
-    signals: list[list[float]],
-    seed_cols: list[int],
-) -> list[Recommendation]:
-    """The picks as ``Recommendation``s, each with its paths, strongest first (``path_order``)."""
-    if not places:
-        return []
-    found: dict[int, list[tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]]] = {}
-    if w is not None and w.size:
-        picked = np.zeros(len(cand) + 1, dtype=bool)
-        picked[places] = True
-        mine = np.flatnonzero(picked[np.minimum(w.owner, len(cand))])
-        for owner, path in zip(w.owner[mine].tolist(), snap.paths(w, mine), strict=True):
-            found.setdefault(owner, []).append(path)
-    out = []
-    codes = cand[places].tolist()
-    for i, code, score, sig, col in zip(places, codes, scores, signals, seed_cols, strict=True):
-        vid = snap.ids[code]
-        props = snap.videos[vid]
-        because: dict[str, Any]
-        if col >= 0:
-            seed = seeds[col]
-            because = {"seed_video_id": seed.video_id, "seed_title": seed.title}
-        else:  # a popular candidate (candidates.popular): no seed reaches it
-            because = {"kind": "popular", "popularity": popularity_value(props)}
-        paths = found.get(i, [])
-        if len(paths) > 1:
-            paths.sort(key=lambda x: (-math.prod(x[2]), x[0]))
-        out.append(
-            Recommendation(
-                video_id=vid,
-                title=props.get("title"),
-                score=score,
-                signals=dict(zip(SIGNALS, sig, strict=True)),
-                because=because,
-                paths=[CandidatePath(v[0], v, sc, wt) for v, sc, wt in paths],
-                channel_id=props.get("channel_id"),
-                category=props.get("category"),
-            )
-        )
-    return out
+def _paths(
+    w: Walk | None, n: int, places: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The paths of the picks at ``places`` (of ``n`` candidates): per pick how many, then per
+    path its hops, and all their video codes and edge indexes, one path after the other; the
+    paths of a pick in ``path_order`` (strength, then the videos: codes compare as ids do)."""
+    k = len(places)
+    none = np.zeros(0, dtype=np.int64)
+    if w is None or not w.size or not k:
+        return np.zeros(k, dtype=np.int64), none, none, none
+    pick = np.full(n + 1, -1)
+    pick[places] = np.arange(k)
+    of = pick[np.minimum(w.owner, n)]
+    mine = np.flatnonzero(of >= 0)
+    depth = len(w.nodes)
+    # Every path's videos and edges, padded with -1 (before any code, as a shorter tuple is).
+    nodes = np.full((len(mine), depth + 1), -1)
+    edges = np.full((len(mine), depth), -1)
+    bounds = np.searchsorted(mine, [*w.offsets, w.size])
+    for h in range(depth):
+        rows = mine[bounds[h] : bounds[h + 1]] - w.offsets[h]
+        nodes[bounds[h] : bounds[h + 1], : h + 2] = w.nodes[h][rows]
+        edges[bounds[h] : bounds[h + 1], : h + 1] = w.edges[h][rows]
+    keys = [nodes[:, j] for j in range(depth, -1, -1)]
+    order = np.lexsort([*keys, -w.strength[mine], of[mine]])
+    nodes, edges = nodes[order], edges[order]
+    return (
+        np.bincount(of[mine], minlength=k),
+        w.hops[mine][order],
+        nodes[nodes >= 0],
+        edges[edges >= 0],
+    )
 
 
 def _backfill(
-    snap: Snapshot,
-    have: list[Recommendation],
-    excluded: set[str],
-    settings: Settings,
-    size: int,
-) -> list[Recommendation]:
-    """``service.backfill`` from the snapshot's popular head, each popular
-    ``Recommendation``'s figures computed once per snapshot; ``service.backfill`` itself when
-    the head runs short (it would ask the server for more)."""
+    snap: Snapshot, have: list[int], excluded: set[str], settings: Settings, size: int
+) -> list[int] | None:
+    """``service.backfill`` after the picks ``have`` (codes): places in the popular head, or
+    None when the head runs short (``service.backfill`` would ask the server for more)."""
     rs = settings.ranking
     need = size - len(have)
+    if need <= 0:
+        return []
     head_ids, made = _popular_made(snap)
-    skip = excluded | {r.video_id for r in have}
-    stats = reads.catalog_stats(snap)
-    head = snap.cache["popular"]
-    if len(head) == reads.POPULAR_HEAD and (len(head) - len(skip & head_ids) < max(rs.pool, size)):
-        return backfill(snap, have, excluded, stats, settings, size)
+    skip = excluded | {snap.ids[c] for c in have}
+    if len(made) == reads.POPULAR_HEAD and len(made) - len(skip & head_ids) < max(rs.pool, size):
+        return None
+    # The same caps as the re-rank, counted over the personal list first (a popular video has no
+    # seed, so only the channel and category caps can stop it).
     channel_cap, category_cap = int(rs.max_per_channel), int(rs.max_per_category)
-    channels = Counter(r.channel_id for r in have if r.channel_id is not None)
-    categories = Counter(r.category for r in have if r.category is not None)
-    out: list[Recommendation] = []
-    for vid, title, score, value, raw, channel, category in made:
+    channels = Counter(snap.channel[have].tolist())
+    categories = Counter(snap.category[have].tolist())
+    out: list[int] = []
+    for i, (vid, _, _, _, _, _, _, channel, category) in enumerate(made):
         if len(out) >= need:
             break
         if vid in skip:
             continue
-        if channel is not None and channel_cap > 0 and channels[channel] >= channel_cap:
+        if channel >= 0 and channel_cap > 0 and channels[channel] >= channel_cap:
             continue
-        if category is not None and category_cap > 0 and categories[category] >= category_cap:
+        if category >= 0 and category_cap > 0 and categories[category] >= category_cap:
             continue
-        if channel is not None:
-            channels[channel] += 1
-        if category is not None:
-            categories[category] += 1
-        out.append(
-            Recommendation(
-                video_id=vid,
-                title=title,
-                score=score,
-                signals={"popularity": value},
-                because={"kind": "popular", "popularity": raw},
-                paths=[],
-                channel_id=channel,
-                category=category,
-            )
-        )
+        channels[channel] += 1
+        categories[category] += 1
+        out.append(i)
     return out
 
 
-# video_id, title, score, popularity signal, raw popularity, channel, category
-PopularRow = tuple[str, Any, float, float, Any, Any, Any]
+# video_id, title, score, popularity signal, raw popularity, channel, category, and the codes of
+# the channel and category (-1: none)
+PopularRow = tuple[str, Any, float, float, Any, Any, Any, int, int]
 
 
 def _popular_made(snap: Snapshot) -> tuple[frozenset[str], list[PopularRow]]:
@@ -645,6 +727,7 @@ def _popular_made(snap: Snapshot) -> tuple[frozenset[str], list[PopularRow]]:
         rows = []
         for row in snap.cache["popular"]:
             rec = popular_recommendation(row, stats)
+            code = snap.codes[rec.video_id]
             rows.append(
                 (
                     rec.video_id,
@@ -654,6 +737,8 @@ def _popular_made(snap: Snapshot) -> tuple[frozenset[str], list[PopularRow]]:
                     rec.because["popularity"],
                     rec.channel_id,
                     rec.category,
+                    int(snap.channel[code]),
+                    int(snap.category[code]),
                 )
             )
         made = snap.cache["popular_made"] = (frozenset(r[0] for r in rows), rows)
@@ -690,20 +775,22 @@ def batch_recommend(
 
     def run() -> Iterator[Recommendations | Failed]:
         chunks = [ids[i : i + chunk] for i in range(0, len(ids), max(1, chunk))]
-        if workers <= 1 or len(chunks) <= 1:
-            results: Iterator[list[Recommendations | Failed]] = (
-                _chunk(snap, request, c) for c in chunks
-            )
-            yield from _counted(results, step, len(ids))
-            return
-        _STATE["snap"], _STATE["request"] = snap, request
-        # Frozen objects are left out of the workers' garbage collections: a full collection
-        # would otherwise write to every object of the snapshot and copy all its pages.
+        # The snapshot (millions of objects) is left out of garbage collection while the batch
+        # runs: full collections would walk it over and over, and in a forked worker they would
+        # write to every object and so copy all its pages.
         gc.freeze()
         try:
+            if workers <= 1 or len(chunks) <= 1:
+                plans: Iterator[list[Plan | Failed]] = (_plans(snap, request, c) for c in chunks)
+                yield from _counted((_built(snap, request, p) for p in plans), step, len(ids))
+                return
+            # Workers send plans (plain values); the objects are made here, from the same
+            # snapshot: unpickling thousands of objects would cost more than making them.
+            _STATE["snap"], _STATE["request"] = snap, request
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(min(workers, len(chunks))) as pool:
-                yield from _counted(pool.imap(_worker, chunks), step, len(ids))
+                parts = (_built(snap, request, p) for p in pool.imap(_worker, chunks))
+                yield from _counted(parts, step, len(ids))
         finally:
             _STATE.clear()
             gc.unfreeze()
@@ -721,18 +808,25 @@ def _counted(
         step("batch", done, total)
 
 
-def _worker(ids: list[str]) -> list[Recommendations | Failed]:
-    return _chunk(_STATE["snap"], _STATE["request"], ids)
+def _worker(ids: list[str]) -> list[Plan | Failed]:
+    return _plans(_STATE["snap"], _STATE["request"], ids)
 
 
-def _chunk(
+def _plans(
     snap: Snapshot, request: tuple[Settings, int, int], ids: list[str]
-) -> list[Recommendations | Failed]:
+) -> list[Plan | Failed]:
     settings, size, hops = request
-    out: list[Recommendations | Failed] = []
+    out: list[Plan | Failed] = []
     for user_id in ids:
         try:
-            out.append(_user(snap, user_id, settings, size, hops))
+            out.append(_plan(snap, user_id, settings, size, hops))
         except YtGraphError as e:
             out.append(Failed(str(user_id), e))
     return out
+
+
+def _built(
+    snap: Snapshot, request: tuple[Settings, int, int], plans: list[Plan | Failed]
+) -> list[Recommendations | Failed]:
+    settings, size, hops = request
+    return [p if isinstance(p, Failed) else _build(snap, p, settings, size, hops) for p in plans]
