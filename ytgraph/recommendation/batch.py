@@ -495,15 +495,15 @@ def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int)
             at_edge += h
         p += npaths
         final.append(
-            Recommendation(
-                video_id=vid,
-                title=props.get("title"),
-                score=score,
-                signals=dict(zip(SIGNALS, signals, strict=True)),
-                because=because,
-                paths=paths,
-                channel_id=props.get("channel_id"),
-                category=props.get("category"),
+            Recommendation(  # video_id, title, score, signals, because, paths, channel, category
+                vid,
+                props.get("title"),
+                score,
+                dict(zip(SIGNALS, signals, strict=True)),
+                because,
+                paths,
+                props.get("channel_id"),
+                props.get("category"),
             )
         )
     actions = snap.actions[plan.user_id]
@@ -516,14 +516,14 @@ def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int)
             vid, title, score, value, raw, channel, category, _, _ = made[i]
             final.append(
                 Recommendation(
-                    video_id=vid,
-                    title=title,
-                    score=score,
-                    signals={"popularity": value},
-                    because={"kind": "popular", "popularity": raw},
-                    paths=[],
-                    channel_id=channel,
-                    category=category,
+                    vid,
+                    title,
+                    score,
+                    {"popularity": value},
+                    {"kind": "popular", "popularity": raw},
+                    [],
+                    channel,
+                    category,
                 )
             )
     for i, rec in enumerate(final, start=1):
@@ -699,19 +699,27 @@ def _backfill(
     channels = Counter(snap.channel[have].tolist())
     categories = Counter(snap.category[have].tolist())
     out: list[int] = []
-    for i, (vid, _, _, _, _, _, _, channel, category) in enumerate(made):
-        if len(out) >= need:
-            break
+    for i, (vid, channel, category) in enumerate(_popular_caps(snap)):
         if vid in skip:
             continue
-        if channel >= 0 and channel_cap > 0 and channels[channel] >= channel_cap:
+        if channel >= 0 and channel_cap > 0 and channels.get(channel, 0) >= channel_cap:
             continue
-        if category >= 0 and category_cap > 0 and categories[category] >= category_cap:
+        if category >= 0 and category_cap > 0 and categories.get(category, 0) >= category_cap:
             continue
-        channels[channel] += 1
-        categories[category] += 1
+        channels[channel] = channels.get(channel, 0) + 1
+        categories[category] = categories.get(category, 0) + 1
         out.append(i)
+        if len(out) >= need:
+            break
     return out
+
+
+def _popular_caps(snap: Snapshot) -> list[tuple[str, int, int]]:
+    """The popular head as (video id, channel code, category code): what the backfill walks."""
+    rows = snap.cache.get("popular_caps")
+    if rows is None:
+        rows = snap.cache["popular_caps"] = [(r[0], r[7], r[8]) for r in _popular_made(snap)[1]]
+    return rows
 
 
 # video_id, title, score, popularity signal, raw popularity, channel, category, and the codes of
@@ -778,22 +786,24 @@ def batch_recommend(
         # The snapshot (millions of objects) is left out of garbage collection while the batch
         # runs: full collections would walk it over and over, and in a forked worker they would
         # write to every object and so copy all its pages.
+        frozen = gc.get_freeze_count() > 0  # a long-running process froze its heap: keep it so
         gc.freeze()
         try:
             if workers <= 1 or len(chunks) <= 1:
                 plans: Iterator[list[Plan | Failed]] = (_plans(snap, request, c) for c in chunks)
                 yield from _counted((_built(snap, request, p) for p in plans), step, len(ids))
                 return
-            # Workers send plans (plain values); the objects are made here, from the same
-            # snapshot: unpickling thousands of objects would cost more than making them.
+            # Workers send plans, a chunk's as one set of arrays; the objects are made here, from
+            # the same snapshot: unpickling thousands of objects costs more than making them.
             _STATE["snap"], _STATE["request"] = snap, request
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(min(workers, len(chunks))) as pool:
-                parts = (_built(snap, request, p) for p in pool.imap(_worker, chunks))
+                parts = (_built(snap, request, _unpack(*p)) for p in pool.imap(_worker, chunks))
                 yield from _counted(parts, step, len(ids))
         finally:
             _STATE.clear()
-            gc.unfreeze()
+            if not frozen:
+                gc.unfreeze()
 
     return run()
 
@@ -808,8 +818,59 @@ def _counted(
         step("batch", done, total)
 
 
-def _worker(ids: list[str]) -> list[Plan | Failed]:
-    return _plans(_STATE["snap"], _STATE["request"], ids)
+def _worker(ids: list[str]) -> Packed:
+    return _pack(_plans(_STATE["snap"], _STATE["request"], ids))
+
+
+_PACKED = ("codes", "scores", "signals", "columns", "npaths", "hops", "nodes", "edges")
+# Per user a Failed, or (user id, seeds, backfill, picks, paths, video codes, edges); and the
+# arrays of all the chunk's plans, one after the other.
+Packed = tuple[list[Any], dict[str, np.ndarray]]
+
+
+def _pack(plans: list[Plan | Failed]) -> Packed:
+    """A chunk's plans as one array per field: one pickle each, not one per user and field."""
+    heads: list[Any] = []
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _PACKED}
+    for p in plans:
+        if isinstance(p, Failed):
+            heads.append(p)
+            continue
+        heads.append(
+            (p.user_id, p.seeds, p.backfill, len(p.codes), len(p.hops), len(p.nodes), len(p.edges))
+        )
+        for k in _PACKED:
+            parts[k].append(getattr(p, k))
+    return heads, {k: np.concatenate(v) for k, v in parts.items() if v}
+
+
+def _unpack(heads: list[Any], arrays: dict[str, np.ndarray]) -> list[Plan | Failed]:
+    """The plans of ``_pack``, their arrays views of the chunk's."""
+    out: list[Plan | Failed] = []
+    pick = path = node = edge = 0
+    a = arrays
+    for h in heads:
+        if isinstance(h, Failed):
+            out.append(h)
+            continue
+        user_id, seeds, backfill, k, m, nn, ne = h
+        out.append(
+            Plan(
+                user_id,
+                seeds,
+                a["codes"][pick : pick + k],
+                a["scores"][pick : pick + k],
+                a["signals"][pick : pick + k],
+                a["columns"][pick : pick + k],
+                a["npaths"][pick : pick + k],
+                a["hops"][path : path + m],
+                a["nodes"][node : node + nn],
+                a["edges"][edge : edge + ne],
+                backfill,
+            )
+        )
+        pick, path, node, edge = pick + k, path + m, node + nn, edge + ne
+    return out
 
 
 def _plans(
