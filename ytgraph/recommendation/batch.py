@@ -735,7 +735,7 @@ def _popular_made(snap: Snapshot) -> tuple[frozenset[str], list[PopularRow]]:
         rows = []
         for row in snap.cache["popular"]:
             rec = popular_recommendation(row, stats)
-            code = snap.codes[rec.video_id]
+            code = snap.codes.get(rec.video_id, -1)  # -1: a video without an id
             rows.append(
                 (
                     rec.video_id,
@@ -745,8 +745,8 @@ def _popular_made(snap: Snapshot) -> tuple[frozenset[str], list[PopularRow]]:
                     rec.because["popularity"],
                     rec.channel_id,
                     rec.category,
-                    int(snap.channel[code]),
-                    int(snap.category[code]),
+                    int(snap.channel[code]) if code >= 0 else -1,
+                    int(snap.category[code]) if code >= 0 else -1,
                 )
             )
         made = snap.cache["popular_made"] = (frozenset(r[0] for r in rows), rows)
@@ -783,6 +783,10 @@ def batch_recommend(
 
     def run() -> Iterator[Recommendations | Failed]:
         chunks = [ids[i : i + chunk] for i in range(0, len(ids), max(1, chunk))]
+        # What every user needs is made once, before any fork, and shared.
+        snap.top(int(settings.candidates.per_hop))
+        snap.quality(settings.ranking)
+        _popular_caps(snap)
         # The snapshot (millions of objects) is left out of garbage collection while the batch
         # runs: full collections would walk it over and over, and in a forked worker they would
         # write to every object and so copy all its pages.
