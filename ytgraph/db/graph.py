@@ -134,6 +134,20 @@ class Graph:
         self._trace(name, 0, t0)
 
     @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """One read transaction: every query run inside it sees the same state of the graph."""
+        with self.driver.session(
+            database=self.database,
+            default_access_mode=neo4j.READ_ACCESS,
+            bookmark_manager=self.driver.execute_query_bookmark_manager,
+        ) as session:
+            try:
+                with session.begin_transaction() as tx:
+                    yield Reader(tx, self)
+            except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+                raise GraphError(f"read failed: {_short(e)}") from e
+
+    @contextmanager
     def transaction(self) -> Iterator[Writer]:
         """One explicit write transaction: everything inside commits together or not at all."""
         with self.driver.session(database=self.database) as session:
@@ -156,6 +170,24 @@ class Graph:
                 if tx.closed() is False:
                     tx.rollback()
                 raise
+
+
+@dataclass
+class Reader:
+    """Named queries inside one read transaction (``Graph.reading``)."""
+
+    tx: neo4j.Transaction
+    graph: Graph
+
+    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one named statement; returns its records as dicts (plain values, as ``Graph.run``)."""
+        t0 = time.perf_counter()
+        try:
+            records = [dict(r) for r in self.tx.run(query(name), params)]
+        except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+            raise GraphError(f"query {name} failed: {_short(e)}") from e
+        self.graph._trace(name, len(records), t0)
+        return records
 
 
 @dataclass
