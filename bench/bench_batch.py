@@ -9,6 +9,7 @@ edges each, --users users with a handful of actions) on a bench server of its ow
   and CPU seconds per user summed over the parent and its workers, which other work on the
   machine disturbs less);
 - recommend() online, one user after another over Bolt, for comparison;
+- precompute() end to end (snapshot, every user's pool, stored in Neo4j) with 1 and 2 workers;
 
 and checks on a sample of users that every batch list equals the online one (the count of
 mismatches must be 0).
@@ -36,6 +37,7 @@ from bench.common import bench_connection, bench_settings, machine, median
 from ytgraph.config import Settings, cache_dir
 from ytgraph.db.graph import Graph
 from ytgraph.recommendation.batch import Snapshot, batch_recommend, snapshot
+from ytgraph.recommendation.serve import precompute
 from ytgraph.recommendation.service import Recommendations, recommend
 
 
@@ -188,6 +190,18 @@ def main() -> None:
                 or everything(b) != everything(recommend(graph, u, s, n=n))
             )
             print(f"check n={n} workers={workers}: {bad} of {len(sample)} lists differ from online")
+
+    # End to end, as `ytgraph precompute` runs it: snapshot, every user's pool of 60, stored.
+    for workers in (1, 2):
+        rates = []
+        for _ in range(args.runs):
+            report = precompute(graph, s, workers=workers)
+            assert report.stored == report.users and not report.failed
+            rates.append(report.users / report.seconds)
+        print(
+            f"precompute (snapshot + pools of {s.ranking.pool} + store) workers={workers}: "
+            f"{median(rates):,.0f} users/s ({', '.join(f'{r:,.0f}' for r in rates)})"
+        )
     conn.close()
 
 

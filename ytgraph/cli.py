@@ -522,6 +522,10 @@ def precompute(
             "--stale", help="Only users without a valid pool (new, or made stale by a load)."
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Processes ranking at once (they share one snapshot)."),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Compute and store every user's ranked pool ([ranking] pool, 60) for `ytgraph recommend`.
@@ -545,7 +549,7 @@ def precompute(
             bar.update(task, completed=done, total=total)
 
         report = run_precompute(
-            opened.graph, cfg, ids, depth=depth, stale_only=stale, progress=step
+            opened.graph, cfg, ids, depth=depth, stale_only=stale, workers=workers, progress=step
         )
     for f in report.failed:  # errors, not chatter: shown under --quiet too
         typer.echo(f"ytgraph: {f.user_id}: {f.error}", err=True)

@@ -36,6 +36,7 @@ from ytgraph.config import Settings
 from ytgraph.console import Progress, stderr_line
 from ytgraph.db.graph import Graph
 from ytgraph.errors import YtGraphError
+from ytgraph.recommendation.batch import batch_recommend, snapshot
 from ytgraph.recommendation.candidates import CandidatePath, check_depth
 from ytgraph.recommendation.ranking import Recommendation
 from ytgraph.recommendation.seeds import Seed
@@ -46,7 +47,6 @@ from ytgraph.recommendation.service import (
     check_user_id,
     list_shape,
     recommend,
-    recommend_many,
 )
 
 FORMAT = 2  # version of the stored JSON; a different version is recomputed, not misread
@@ -375,6 +375,7 @@ def precompute(
     *,
     depth: int | None = None,
     stale_only: bool = False,
+    workers: int = 1,
     batch_size: int = 500,
     progress: Progress | None = None,
 ) -> PrecomputeReport:
@@ -382,17 +383,19 @@ def precompute(
     ``stale_only``, only those without a valid pool: never computed, marked stale by a load, or
     computed under other settings).
 
-    Each batch of ``batch_size`` pools is written in a transaction of its own, and only if the
-    graph is still at the generation the batch started from: a pool computed before a load is
-    never stored as fresh (it counts as ``superseded``, and the next run computes it).
+    The pools are ranked from one snapshot of the graph (``batch.batch_recommend``: the same
+    lists as ``recommend``, ``workers`` processes sharing it). Each batch of ``batch_size`` pools
+    is written in a transaction of its own, and only if the graph is still at the generation the
+    snapshot was read at: a pool computed before a load is never stored as fresh (it counts as
+    ``superseded``, and the next run computes it).
     """
     hops = check_depth(settings.candidates.depth if depth is None else depth)
     pool_n = pool_size(settings, settings.ranking.n)
     t0 = time.perf_counter()
     key = recommendation_key(settings, pool_n, hops)
-    (state,) = graph.run("meta_get")
-    generation = state["state_id"]
-    everyone = [r["user_id"] for r in graph.run("all_users")]
+    snap = snapshot(graph)
+    generation = snap.generation
+    everyone = sorted(snap.actions)
     if user_ids is not None:
         ids = list(user_ids)
     elif stale_only:
@@ -414,7 +417,8 @@ def precompute(
             report.superseded += len(rows) - stored
             rows.clear()
 
-    for done, item in enumerate(recommend_many(graph, ids, settings, n=pool_n, depth=hops), 1):
+    lists = batch_recommend(snap, settings, ids, n=pool_n, depth=hops, workers=workers)
+    for done, item in enumerate(lists, 1):
         if isinstance(item, Failed):
             report.failed.append(item)
         else:
