@@ -9,33 +9,14 @@ import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
-from hypothesis import strategies as st
 
 from tests.conftest import wipe
 from tests.reference import expand_reference
-from tests.worlds import Lists, related_rows
+from tests.worlds import Lists, RelatedWorld, related_worlds, to_networkx, write_graph
 from ytgraph.config import CandidateSettings, Settings
 from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError
 from ytgraph.recommendation.candidates import CandidatePath, expand
-
-
-def write_graph(graph: Graph, videos: list[str], lists: Lists) -> None:
-    """Videos and RELATED through the project's own write queries, in one transaction."""
-    with graph.transaction() as tx:
-        tx.batches("ensure_videos", videos, 1000)
-        tx.batches("replace_related", related_rows(lists), 1000)
-
-
-def to_networkx(lists: Lists) -> nx.DiGraph:
-    g = nx.DiGraph()
-    for row in related_rows(lists):
-        g.add_node(row["src"])
-        for i, dst in enumerate(row["dst"]):
-            g.add_edge(
-                row["src"], dst, score=row["score"][i], weight=row["weight"][i], rank=row["rank"][i]
-            )
-    return g
 
 
 def path_key(p: CandidatePath) -> tuple[Any, ...]:
@@ -57,38 +38,13 @@ def assert_same(got: list[Any], want: dict[str, list[CandidatePath]]) -> None:
         assert cand.best_strength == pytest.approx(ref[0].strength)
 
 
-@st.composite
-def worlds(draw: st.DrawFn) -> tuple[list[str], Lists, list[str], list[str], CandidateSettings]:
-    n = draw(st.integers(10, 30))
-    videos = [f"v{i:02d}" for i in range(n)]
-    lists: Lists = {}
-    for v in videos:
-        others = [o for o in videos if o != v]  # related lists never hold the video itself
-        dst = draw(st.lists(st.sampled_from(others), unique=True, max_size=6))
-        # Scores from a small set make ties in strength (and so in the candidate order) likely.
-        scores = sorted(
-            (draw(st.sampled_from([1.0, 2.0, 3.0, 4.0, 6.0])) for _ in dst), reverse=True
-        )
-        lists[v] = list(zip(dst, scores, strict=True))
-    seeds = draw(st.lists(st.sampled_from(videos), unique=True, min_size=1, max_size=4))
-    exclude = draw(st.lists(st.sampled_from(videos), unique=True, max_size=5))
-    cs = CandidateSettings(
-        depth=draw(st.integers(1, 3)),
-        per_hop=draw(st.integers(1, 4)),
-        max_candidates=draw(st.one_of(st.integers(1, 6), st.just(10_000))),
-    )
-    return videos, lists, seeds, exclude, cs
-
-
 @hsettings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(world=worlds())
-def test_expand_matches_networkx_reference(
-    graph: Graph, world: tuple[list[str], Lists, list[str], list[str], CandidateSettings]
-) -> None:
+@given(world=related_worlds(10, 30))
+def test_expand_matches_networkx_reference(graph: Graph, world: RelatedWorld) -> None:
     videos, lists, seeds, exclude, cs = world
     wipe(graph)
     graph.run_script("schema")

@@ -30,11 +30,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ytgraph.config import Settings, profile_settings
+import networkx as nx
+from hypothesis import strategies as st
+
+from ytgraph.config import CandidateSettings, Settings, profile_settings
 from ytgraph.db.graph import Graph
 from ytgraph.recommendation.service import Recommendations
 
 Lists = dict[str, list[tuple[str, float]]]  # source -> [(destination, score)], best first
+# videos, lists, seeds, exclude, settings: one random world of the expansion tests
+RelatedWorld = tuple[list[str], Lists, list[str], list[str], CandidateSettings]
 
 
 def related_rows(lists: Lists) -> list[dict[str, Any]]:
@@ -130,3 +135,45 @@ def summary(recs: Recommendations) -> list[tuple[str, float, str, tuple[str, ...
         )
         for r in recs.recommendations
     ]
+
+
+def write_graph(graph: Graph, videos: list[str], lists: Lists) -> None:
+    """Videos and RELATED through the project's own write queries, in one transaction."""
+    with graph.transaction() as tx:
+        tx.batches("ensure_videos", videos, 1000)
+        tx.batches("replace_related", related_rows(lists), 1000)
+
+
+def to_networkx(lists: Lists) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for row in related_rows(lists):
+        g.add_node(row["src"])
+        for i, dst in enumerate(row["dst"]):
+            g.add_edge(
+                row["src"], dst, score=row["score"][i], weight=row["weight"][i], rank=row["rank"][i]
+            )
+    return g
+
+
+@st.composite
+def related_worlds(draw: st.DrawFn, fewest: int, most: int) -> RelatedWorld:
+    """Random related lists over ``fewest..most`` videos, seeds, exclusions and expansion settings."""
+    n = draw(st.integers(fewest, most))
+    videos = [f"v{i:02d}" for i in range(n)]
+    lists: Lists = {}
+    for v in videos:
+        others = [o for o in videos if o != v]  # related lists never hold the video itself
+        dst = draw(st.lists(st.sampled_from(others), unique=True, max_size=6))
+        # Scores from a small set make ties in strength (and so in the candidate order) likely.
+        scores = sorted(
+            (draw(st.sampled_from([1.0, 2.0, 3.0, 4.0, 6.0])) for _ in dst), reverse=True
+        )
+        lists[v] = list(zip(dst, scores, strict=True))
+    seeds = draw(st.lists(st.sampled_from(videos), unique=True, min_size=1, max_size=4))
+    exclude = draw(st.lists(st.sampled_from(videos), unique=True, max_size=5))
+    cs = CandidateSettings(
+        depth=draw(st.integers(1, 3)),
+        per_hop=draw(st.integers(1, 4)),
+        max_candidates=draw(st.one_of(st.integers(1, 6), st.just(10_000))),
+    )
+    return videos, lists, seeds, exclude, cs
