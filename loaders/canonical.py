@@ -16,12 +16,21 @@ Parquet, no header, a required column missing from the header) raises
 bad row raises ``InputError`` too, e.g. ``events.csv line 17: unknown event 'pause'``.
 
 Values: ids and text are stripped of surrounding whitespace (an empty value is missing); event
-names are also lower-cased. A timestamp is epoch seconds (int or float, floored to whole seconds)
-or ISO-8601 with a date like ``2024-01-31`` (a time and a zone are optional; no zone means UTC). A
-purely numeric value is always epoch seconds. Numbers are plain decimals (``12``, ``-3.5``,
-``1e3``); ``inf``/``nan`` and the like are rejected. CSV header names and Parquet column names
-are matched after stripping and lower-casing; JSONL keys must match exactly. Unknown columns are
-ignored. Repeated rows are kept: a repeated watch is a real repeated watch.
+names are also lower-cased. Values Neo4j indexes (:data:`KEY_COLUMNS`: ids, channel, category) are
+at most :data:`~loaders.schema.MAX_KEY_BYTES` bytes of UTF-8. A timestamp is epoch seconds (int
+or float, floored to whole seconds) or ISO-8601 with a date like ``2024-01-31`` (a time and a zone
+are optional; no zone means UTC), within ±:data:`MAX_ABS_EPOCH` seconds (1677-09-21T00:12:44Z to
+2262-04-11T23:47:16Z, what int64 nanoseconds hold). A purely numeric value is always epoch
+seconds. Numbers are plain decimals (``12``, ``-3.5``, ``1e3``); ``inf``/``nan`` and the like are
+rejected. CSV header names and Parquet column names are matched after stripping and lower-casing;
+JSONL keys must match exactly. Unknown columns are ignored. Repeated rows are kept: a repeated
+watch is a real repeated watch.
+
+CSV quoting follows RFC 4180 (see :func:`csv_records`): any other quote is a ``stray quote``; a
+quote that never closes properly is an ``unterminated quote`` on the line that opens it, and the
+lines after it are read as rows of their own, so ``read`` still counts every row. Parquet text
+(string or binary columns) that is not valid UTF-8 is a ``bad encoding`` row; a text column of a
+nested type is an InputError.
 
 The work is vectorised with pyarrow compute; the per-line Python work is limited to lines that
 hold a quote or a stray carriage return (parsed with the ``csv`` module to get quoting right),
@@ -36,6 +45,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +61,7 @@ import pyarrow.compute as pc
 from loaders.schema import (
     EVENT_COLUMNS,
     EVENTS,
+    MAX_KEY_BYTES,
     RATING_RANGE,
     REQUIRED_EVENT_COLUMNS,
     VIDEO_COLUMNS,
@@ -77,6 +88,8 @@ SUFFIXES: dict[str, str] = {
 # before the placeholder is stable, so rejects can be grouped by it.
 R_ENCODING = "bad encoding"
 R_MALFORMED = "malformed CSV row"  # + ": <csv module message>"
+R_UNTERMINATED_QUOTE = "unterminated quote"
+R_STRAY_QUOTE = "stray quote"
 R_COLUMNS = "wrong column count: {got} fields, expected {expected}"
 R_JSON = "invalid JSON"
 R_JSON_OBJECT = "invalid JSON: not an object"
@@ -84,6 +97,7 @@ R_MISSING = "missing {column}"
 R_NON_NUMERIC = "non-numeric {column}"
 R_NEGATIVE = "negative {column}"
 R_OUT_OF_RANGE = "{column} out of range"
+R_TOO_LONG = "{column} too long (over {limit} bytes)"
 R_UNPARSEABLE_TIME = "unparseable {column}"
 R_UNKNOWN_EVENT = "unknown event {value!r}"
 R_RATE_NEEDS_RATING = "missing rating for rate event"
@@ -93,6 +107,8 @@ R_DUPLICATE_VIDEO = "duplicate video_id"
 REASONS = (
     R_ENCODING,
     R_MALFORMED,
+    R_UNTERMINATED_QUOTE,
+    R_STRAY_QUOTE,
     R_COLUMNS,
     R_JSON,
     R_JSON_OBJECT,
@@ -100,21 +116,42 @@ REASONS = (
     R_NON_NUMERIC,
     R_NEGATIVE,
     R_OUT_OF_RANGE,
+    R_TOO_LONG,
     R_UNPARSEABLE_TIME,
     R_UNKNOWN_EVENT,
     R_RATE_NEEDS_RATING,
     R_DUPLICATE_VIDEO,
 )
 
-# Epoch seconds that still fit a datetime64[ns] (years 1677-2262): anything further out is
-# almost surely a unit mistake (milliseconds) and would overflow downstream.
+# Epoch seconds that still fit a datetime64[ns]: 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z.
+# Anything further out is almost surely a unit mistake (milliseconds) and would overflow downstream.
 MAX_ABS_EPOCH = 9_223_372_036
 
 #: A plain decimal number, as accepted in number fields (no inf, nan, hex or underscores).
 NUMBER_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _ISO_RE = r"^[+-]?[0-9]{4,}-[0-9][0-9]"
+_YEAR_RE = r"^(?P<year>[+-]?[0-9]+)-"
+# ISO dates of these years always fit int64 nanoseconds, so pandas parses them in one go; the two
+# years at the ends are parsed one by one, the others are out of range without parsing.
+_SAFE_YEARS = (1678, 2261)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+# A CSV record as RFC 4180 writes it: a field is quoted whole (a quote inside doubled) or holds no
+# quote at all. Python's csv module reads other quotes leniently (``v"v1`` stays as it is, ``"v"x``
+# becomes ``vx``), which hides broken rows: they are rejected instead.
+_CSV_FIELD = r'(?:"(?:[^"]|"")*"|[^",]*)'
+_CSV_RECORD = rf"{_CSV_FIELD}(?:,{_CSV_FIELD})*\r*"
+_CSV_RECORD_RE = re.compile(_CSV_RECORD)
+_OPEN_QUOTE_RE = re.compile(r'(?:^|,)"(?:[^"]|"")*$')
 _NO_LINES = np.zeros(0, dtype=np.int64)
 _TIME_COLUMNS = ("timestamp", *(name for name, kind in VIDEO_COLUMNS.items() if kind == "time"))
+_TEXT_COLUMNS = (
+    "user_id",
+    "video_id",
+    "event",
+    *(n for n, k in VIDEO_COLUMNS.items() if k == "str"),
+)
+#: Columns whose values Neo4j indexes (see cypher/schema.cypher): at most MAX_KEY_BYTES each.
+KEY_COLUMNS = ("user_id", "video_id", "channel_id", "category")
 _RAW_MAX = 2000
 
 
@@ -272,15 +309,43 @@ def _is_blank(row: Sequence[str]) -> bool:
     return len(row) == 0 or (len(row) == 1 and not row[0].strip())
 
 
-def csv_records(src: Text, *, slow: bool = False) -> Records:
+def _quote_problem(text: str) -> str:
+    """Why a record's quotes break the CSV rules: a field's opening quote never closes, or not."""
+    return R_UNTERMINATED_QUOTE if _OPEN_QUOTE_RE.search(text) else R_STRAY_QUOTE
+
+
+class _Feed:
+    """The lines of a text for ``csv.reader``; ``next`` (lines handed out) can be set back."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.next = 0
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        self.next += 1
+        return self.lines[self.next - 1] + "\n"
+
+
+def csv_records(src: Text, *, slow: bool = False, fixed_width: bool = False) -> Records:
     """Split a text into CSV records with their line numbers.
 
     Lines with no quote and no stray carriage return (nearly all of them) are split in pyarrow;
     the others go through the ``csv`` module one line each. Only when a quoted field spans
     lines does the whole text go through the ``csv`` module (``slow=True`` forces that).
+
+    Quotes follow RFC 4180: a record that breaks them is a problem (``stray quote``). A quoted
+    field that runs past its line into a record that cannot be used (broken quotes, a CSV error
+    or, with ``fixed_width``, another field count than the first record's) is an ``unterminated
+    quote`` on its first line, and reading goes on with the next line: the lines it swallowed
+    are records of their own.
     """
     if slow:
-        return _csv_records_slow(src)
+        return _csv_records_slow(src, fixed_width)
     bad_lines = src.bad_lines
     if bad_lines.size:
         clean = list(src.lines)
@@ -322,18 +387,23 @@ def csv_records(src: Text, *, slow: bool = False) -> Records:
                 break
             except csv.Error as e:
                 if reader.line_num - prev != 1 or len(sp_rows) >= sp_idx.size:
-                    return _csv_records_slow(src)
+                    return _csv_records_slow(src, fixed_width)
                 problem[sp_idx[len(sp_rows)]] = _malformed(e)
                 sp_rows.append([])
                 prev = reader.line_num
                 continue
             if reader.line_num - prev != 1:
-                return _csv_records_slow(src)
+                return _csv_records_slow(src, fixed_width)
             prev = reader.line_num
             sp_rows.append(row)
         if len(sp_rows) != sp_idx.size + 1:  # the sentinel was swallowed by an open quote
-            return _csv_records_slow(src)
+            return _csv_records_slow(src, fixed_width)
         sp_rows.pop()
+        rfc = _np_bool(pc.match_substring_regex(arr.take(pa.array(sp_idx)), f"^{_CSV_RECORD}$"))
+        for k in np.flatnonzero(~rfc):
+            if problem[sp_idx[k]] is None:
+                problem[sp_idx[k]] = _quote_problem(sp_text[k])
+                sp_rows[k] = []
         for k, row in zip(sp_idx, sp_rows, strict=True):
             blank[k] = problem[k] is None and _is_blank(row)
         order = np.arange(n)
@@ -346,15 +416,18 @@ def csv_records(src: Text, *, slow: bool = False) -> Records:
     return Records(starts, starts.copy(), kept, problem[keep], src)
 
 
-def _csv_records_slow(src: Text) -> Records:
-    reader = csv.reader(io.StringIO(src.text, newline="\n"))
+def _csv_records_slow(src: Text, fixed_width: bool = False) -> Records:
+    lines = src.lines
+    feed = _Feed(lines)
+    reader = csv.reader(feed)
     bad_lines = src.bad_lines
     rows: list[list[str]] = []
     starts: list[int] = []
     ends: list[int] = []
     problems: list[str | None] = []
-    prev = 0
+    width: int | None = None
     while True:
+        start = feed.next + 1
         try:
             row = next(reader)
             why = None
@@ -362,14 +435,26 @@ def _csv_records_slow(src: Text) -> Records:
             break
         except csv.Error as e:
             row, why = [], _malformed(e)
-        start, end = prev + 1, max(reader.line_num, prev + 1)
-        prev = reader.line_num
+        end = max(feed.next, start)
         if bad_lines.size:
             k = int(np.searchsorted(bad_lines, start))
             if k < bad_lines.size and bad_lines[k] <= end:
                 row, why = [], R_ENCODING
+        if why is None and any('"' in line for line in lines[start - 1 : end]):
+            text = "\n".join(lines[start - 1 : end])
+            if not _CSV_RECORD_RE.fullmatch(text):
+                why = _quote_problem(text)
         if why is None and _is_blank(row):
             continue
+        if why != R_ENCODING:
+            odd = fixed_width and why is None and width is not None and len(row) != width
+            if end > start and (why is not None or odd):
+                why, end = R_UNTERMINATED_QUOTE, start
+                feed.next = start  # go on with the line after the one that opened the quote
+            if why is not None:
+                row = []
+        if why is None and width is None:
+            width = len(row)
         rows.append(row)
         starts.append(start)
         ends.append(end)
@@ -468,7 +553,7 @@ def table_from_records(
 
 def _csv_table(path: PathLike, wanted: Sequence[str], required: Sequence[str]) -> Table:
     file = str(path)
-    recs = csv_records(decode(read_bytes(path)))
+    recs = csv_records(decode(read_bytes(path)), fixed_width=True)
     if len(recs) == 0:
         raise InputError(f"{file}: empty file (no header row)")
     if recs.problem[0] is not None:
@@ -597,20 +682,75 @@ def _parquet_table(path: PathLike, wanted: Sequence[str], required: Sequence[str
         raise InputError(f"{file}: not a readable Parquet file ({msg})") from None
     names = [_norm(n) for n in table.column_names]
     _check_header(file, names, required)
+    n = table.num_rows
+    broken = np.zeros(n, dtype=bool)
     columns: dict[str, pa.Array] = {}
     for name in wanted:
         if name in names:
             arr = table.column(names.index(name)).combine_chunks()
             if pa.types.is_dictionary(arr.type):
                 arr = arr.dictionary_decode()
+            if name in _TEXT_COLUMNS and pa.types.is_nested(arr.type):
+                raise InputError(f"{file}: column {name!r} has type {arr.type}, not text")
+            arr, bad = _utf8(arr)
+            broken |= bad
             columns[name] = arr
 
     def raw(line: int) -> str:
-        row = table.slice(line - 1, 1).to_pylist()[0]
+        row = {name: _cell(table.column(j)[line - 1]) for j, name in enumerate(table.column_names)}
         return _printable(json.dumps(row, default=str, ensure_ascii=False))
 
-    n = table.num_rows
-    return Table(file, columns, np.arange(1, n + 1, dtype=np.int64), n, raw)
+    lines = np.arange(1, n + 1, dtype=np.int64)
+    if not broken.any():
+        return Table(file, columns, lines, n, raw)
+    keep = pa.array(~broken)
+    columns = {name: arr.filter(keep) for name, arr in columns.items()}
+    bad_lines = [int(x) for x in lines[broken]]
+    return Table(file, columns, lines[~broken], n, raw, bad_lines, [R_ENCODING] * len(bad_lines))
+
+
+def _utf8(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Text and bytes as valid UTF-8 strings, and the mask of values that are not (Parquet
+    checks neither: a string column may hold any bytes). Other types pass unchanged."""
+    t = arr.type
+    ok = np.zeros(len(arr), dtype=bool)
+    if _is_str(arr):
+        try:
+            arr.validate(full=True)
+            return arr, ok
+        except pa.ArrowInvalid:
+            arr = arr.view(pa.large_binary() if pa.types.is_large_string(t) else pa.binary())
+    elif not (
+        pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+    ):
+        return arr, ok
+    try:
+        return pc.cast(arr, pa.string()), ok
+    except pa.ArrowInvalid:
+        pass
+    texts: list[str | None] = []
+    bad = np.zeros(len(arr), dtype=bool)
+    for i, value in enumerate(arr.to_pylist()):
+        try:
+            texts.append(None if value is None else value.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(None)
+            bad[i] = True
+    return string_array(texts), bad
+
+
+def _cell(value: pa.Scalar) -> Any:
+    """A Parquet value as JSON can show it, also when Python cannot hold it (bad UTF-8, year 30000)."""
+    try:
+        return value.as_py()
+    except (ValueError, OverflowError, pa.ArrowException):
+        t = value.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return str(value.cast(pa.large_binary()).as_py())
+        try:
+            return value.cast(pa.int64()).as_py()
+        except (ValueError, OverflowError, pa.ArrowException):
+            return str(t)
 
 
 def read_table(path: PathLike, wanted: Sequence[str], required: Sequence[str]) -> Table:
@@ -670,7 +810,9 @@ def number_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         v = np.array(vals.to_numpy(zero_copy_only=False), dtype=np.float64)
         bad = ~missing & ~(ok & np.isfinite(v))
     elif _is_number(arr):
-        v = np.array(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        # Unchecked: a uint64 or decimal too big for float64's exact integers is still a number.
+        as_float = pc.cast(arr, pa.float64(), safe=False)
+        v = np.array(as_float.to_numpy(zero_copy_only=False), dtype=np.float64)
         missing = np.isnan(v)
         bad = np.isinf(v)
     else:
@@ -691,7 +833,7 @@ def time_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             secs = np.asarray(raw, dtype=np.float64) * 86400.0
         else:
             unit = "ms" if pa.types.is_date64(t) else t.unit
-            per = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+            per = _PER_SECOND[unit]
             ints = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
             secs = np.floor_divide(np.asarray(ints, dtype=np.int64), per).astype(np.float64)
         secs[missing] = np.nan
@@ -709,16 +851,51 @@ def time_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = np.flatnonzero(iso)
         texts = s.filter(pa.array(iso))
         looks = _np_bool(pc.match_substring_regex(texts, _ISO_RE))
-        parsed = pd.to_datetime(
-            pd.Series(texts.to_numpy(zero_copy_only=False), dtype=object).where(looks, None),
-            format="ISO8601",
-            utc=True,
-            errors="coerce",
-        )
-        whole = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-        v[idx] = np.asarray(whole.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+        v[idx[~looks]] = np.nan
+        if looks.any():
+            v[idx[looks]] = iso_seconds(texts.filter(pa.array(looks)))
     bad = ~missing & np.isnan(v)
     return np.floor(v), missing, bad
+
+
+def iso_seconds(dates: pa.Array) -> np.ndarray:
+    """Epoch seconds of ISO-8601 dates (floored): NaN where unparseable, inf where out of range.
+
+    pandas picks one resolution for a whole column (nanoseconds as soon as one value has them), so
+    dates that may not fit int64 nanoseconds are kept apart: no row changes what another gives.
+    """
+    found = pc.struct_field(pc.extract_regex(dates, _YEAR_RE), [0])
+    four = pc.if_else(pc.equal(pc.utf8_length(found), 4), found, pa.scalar(None, found.type))
+    year = np.asarray(pc.cast(four, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    texts = pd.Series(dates.to_numpy(zero_copy_only=False), dtype=object)
+    out = np.full(len(texts), np.nan)
+    inside = (year >= _SAFE_YEARS[0]) & (year <= _SAFE_YEARS[1])
+    edge = (year == _SAFE_YEARS[0] - 1) | (year == _SAFE_YEARS[1] + 1)
+    outside = ~inside & ~edge
+    if inside.any():
+        out[inside] = _parse_iso(texts[inside])
+    for i in np.flatnonzero(edge):
+        out[i] = _parse_iso(texts.iloc[i : i + 1])[0]
+    if outside.any():
+        # Out of range if the same date and time parse in another year (2000, a leap year).
+        moved = texts[outside].str.replace(_YEAR_RE, "2000-", regex=True)
+        out[outside] = np.where(np.isnan(_parse_iso(moved)), np.nan, np.inf)
+    return out
+
+
+def _parse_iso(texts: pd.Series) -> np.ndarray:
+    """Floored epoch seconds (NaN: unparseable; inf: beyond what pandas holds) of ISO texts."""
+    try:
+        parsed = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce")
+    except (OverflowError, ValueError):  # out of bounds (a ValueError); row by row to tell which
+        if len(texts) == 1:
+            return np.array([np.inf])
+        return np.array([_parse_iso(texts.iloc[i : i + 1])[0] for i in range(len(texts))])
+    stamps = parsed.dt.tz_localize(None).to_numpy()
+    unit = np.datetime_data(stamps.dtype)[0]
+    secs = np.floor_divide(stamps.view(np.int64), _PER_SECOND[unit]).astype(np.float64)
+    secs[np.isnat(stamps)] = np.nan
+    return secs
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,13 +934,17 @@ class Checker:
             self.flag(np.ones(self.table.n, dtype=bool), R_MISSING.format(column=name))
         return arr
 
-    def text(self, name: str, *, required: bool) -> pa.Array | None:
+    def text(self, name: str, *, required: bool, key: bool = False) -> pa.Array | None:
+        """Stripped text; a ``key`` (a value Neo4j indexes) is at most MAX_KEY_BYTES of UTF-8."""
         arr = self._column(name, required)
         if arr is None:
             return None
         s, missing = text_values(arr)
         if required:
             self.flag(missing, R_MISSING.format(column=name))
+        if key:
+            size = pc.fill_null(pc.binary_length(s), 0).to_numpy(zero_copy_only=False)
+            self.flag(size > MAX_KEY_BYTES, R_TOO_LONG.format(column=name, limit=MAX_KEY_BYTES))
         return s
 
     def time(self, name: str, *, required: bool) -> np.ndarray:
@@ -839,8 +1020,8 @@ def accepted_strings(arr: pa.Array | None, ok: np.ndarray) -> pd.Series:
 
 def check_events(c: Checker) -> pd.DataFrame:
     """Run the events checks on ``c`` and return the accepted rows as canonical events."""
-    user = c.text("user_id", required=True)
-    video = c.text("video_id", required=True)
+    user = c.text("user_id", required=True, key=True)
+    video = c.text("video_id", required=True, key=True)
     ts = c.time("timestamp", required=True)
     ev_raw = c.text("event", required=True)
     ev = pc.utf8_lower(ev_raw) if ev_raw is not None else None
@@ -882,13 +1063,13 @@ def read_events(path: PathLike, *, strict: bool = False) -> tuple[pd.DataFrame, 
 
 def check_videos(c: Checker) -> pd.DataFrame:
     """Run the videos checks on ``c`` (including duplicates) and return the accepted rows."""
-    vid = c.text("video_id", required=True)
+    vid = c.text("video_id", required=True, key=True)
     out: dict[str, Any] = {}
     for name, kind in VIDEO_COLUMNS.items():
         if c.table.col(name) is None:
             continue
         if kind == "str":
-            out[name] = c.text(name, required=False)
+            out[name] = c.text(name, required=False, key=name in KEY_COLUMNS)
         elif kind == "time":
             out[name] = c.time(name, required=False)
         elif name == "rating_avg":

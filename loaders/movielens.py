@@ -78,15 +78,15 @@ def movies_has_header(recs: Records) -> bool:
 
 
 def _table(path: Path, names: tuple[str, ...], kind: str) -> Table:
-    recs = csv_records(decode(read_bytes(path)))
+    recs = csv_records(decode(read_bytes(path)), fixed_width=True)
     header = ratings_has_header(recs) if kind == "ratings" else movies_has_header(recs)
     return table_from_records(recs, str(path), names, names, skip_first=header)
 
 
 def _ratings(path: Path) -> tuple[pd.DataFrame, Checker]:
     c = Checker(_table(path, RATINGS_COLUMNS, "ratings"))
-    user = c.text("user_id", required=True)
-    video = c.text("video_id", required=True)
+    user = c.text("user_id", required=True, key=True)
+    video = c.text("video_id", required=True, key=True)
     rating = c.number("rating", required=True, bounds=RATING_RANGE)
     ts = c.time("timestamp", required=True)
     ok = c.ok
@@ -111,9 +111,9 @@ def _ratings(path: Path) -> tuple[pd.DataFrame, Checker]:
 
 def _movies(path: Path) -> tuple[pd.DataFrame, Checker]:
     c = Checker(_table(path, MOVIES_COLUMNS, "movies"))
-    vid = c.text("video_id", required=True)
+    vid = c.text("video_id", required=True, key=True)
     title = c.text("title", required=False)
-    genres = c.text("genres", required=False)
+    genres = c.text("genres", required=False, key=True)  # its first genre is the category
     c.flag_duplicate_ids(vid)
     ok = c.ok
     g = accepted_strings(genres, ok)

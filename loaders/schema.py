@@ -16,10 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ytgraph.errors import InputError
+
 EVENTS = ("watch", "like", "favorite", "rate", "playlist_add")
 EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event", "watch_seconds", "rating")
 REQUIRED_EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event")
 RATING_RANGE = (0.0, 5.0)
+# Ids (and the other values Neo4j indexes: channel ids, category names) are at most this many bytes
+# of UTF-8. Neo4j's index refuses keys over about 8 KB, and one such key would fail a whole load.
+MAX_KEY_BYTES = 1024
 DAY = 86_400  # seconds: every timestamp is epoch seconds
 
 # name -> "str" | "float" | "time" (a time is parsed to epoch seconds, like an event's timestamp)
@@ -67,14 +72,20 @@ class ReadReport:
         )
 
     def write_rejects(self, path: str | Path) -> Path:
-        """Write every reject as CSV (file, line, reason, raw) and return the path."""
+        """Write every reject as CSV (file, line, reason, raw) and return the path.
+
+        A path that cannot be written (a folder, under a file, no access) is an InputError.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["file", "line", "reason", "raw"])
-            for r in self.rejects:
-                w.writerow([r.file, r.line, r.reason, r.raw])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(["file", "line", "reason", "raw"])
+                for r in self.rejects:
+                    w.writerow([r.file, r.line, r.reason, r.raw])
+        except OSError as e:
+            raise InputError(f"cannot write rejects file {path}: {e.strerror or e}") from None
         return path
 
 

@@ -106,10 +106,10 @@ def read_youtube2008(path: PathLike, *, strict: bool = False) -> Dataset:
         p = p / FILE_NAME
     table, related = _parse(p)
     c = Checker(table)
-    vid = c.text("video_id", required=True)
-    channel = c.text("uploader", required=False)
+    vid = c.text("video_id", required=True, key=True)
+    channel = c.text("uploader", required=False, key=True)
     age = c.number("age", nonnegative=True)
-    category = c.text("category", required=False)
+    category = c.text("category", required=False, key=True)
     length = c.number("length", nonnegative=True)
     views = c.number("views", nonnegative=True)
     rate = c.number("rate", bounds=RATING_RANGE)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,11 +42,8 @@ u5,c,1704103200
 """
 
 
-@pytest.fixture
-def cli_env(
-    neo4j_conn: Connection, graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Graph:
-    """Point the CLI at the test server with a state folder of this test's own."""
+def point_at_test_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI's server is the test server, its state folder and working folder this test's own."""
     s = make_settings()
     if not s.neo4j.uri:
         monkeypatch.setenv("YTGRAPH_NEO4J__BOLT_PORT", str(s.neo4j.bolt_port))
@@ -52,10 +52,26 @@ def cli_env(
         monkeypatch.setenv("YTGRAPH_NEO4J__HEAP", s.neo4j.heap)
         monkeypatch.setenv("YTGRAPH_NEO4J__PAGECACHE", s.neo4j.pagecache)
     monkeypatch.setenv("YTGRAPH_LOAD__STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def cli_env(
+    neo4j_conn: Connection, graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Graph:
+    """Point the CLI at the test server with a state folder of this test's own."""
+    point_at_test_server(monkeypatch, tmp_path)
     # The hand-worked expectations below were computed with the paper's settings.
     monkeypatch.setenv("YTGRAPH_PROFILE", "paper")
-    monkeypatch.chdir(tmp_path)
     return graph
+
+
+@pytest.fixture
+def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """For mistakes that must fail before any server is needed (should one get through, it meets
+    the test server, never the default one). Returns the working folder."""
+    point_at_test_server(monkeypatch, tmp_path)
+    return tmp_path
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -241,3 +257,129 @@ def test_visits_rotate_and_only_stale_pools_are_recomputed(
     assert code == 0 and again["all_users"] == first["all_users"] + 1
     assert 1 <= again["users"] < again["all_users"] and again["stored"] == again["users"]
     assert stale[0]["n"] == again["all_users"]  # every user has a pool again
+
+
+def one_line(code: int, out: str, err: str) -> str:
+    """The one line on stderr of a usage or input mistake (exit 2), checked to be just that."""
+    assert code == 2, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ytgraph: "), err
+    assert "Traceback" not in out + err and "Usage:" not in err
+    return lines[0]
+
+
+USAGE_MISTAKES = [
+    (["load", "events.csv", "--nope"], "No such option: --nope"),
+    (["nope"], "No such command 'nope'"),
+    (["explain", "u1"], "Missing argument"),
+    (["load"], "give at least one events file"),
+    (["related", "v1", "--n", "0"], "'--n'"),
+    (["recommend", "u1", "--n", "abc"], "'--n'"),
+    (["recommend", "--users", "missing.txt"], "missing.txt"),
+    (["precompute", "--users", "missing.txt"], "missing.txt"),
+    (["--uri", "nonsense", "stats"], "bolt://"),
+    (["--uri", "http://localhost:7474", "stats"], "bolt://"),
+    (["--uri", "bolt://localhost:notaport", "stats"], "bolt://"),
+    (["load", "events.csv", "--min-count", "-5"], "related.min_count must be >= 1"),
+    (["load", "events.csv", "--top-n", "0"], "related.top_n must be >= 1"),
+    (["load", "events.csv", "--window-hours", "-1"], "sessions.window_hours must be > 0"),
+    (["load", "events.csv", "--window-hours", "nan"], "sessions.window_hours"),
+    (["generate", "--seed", "-1", "world"], "'--seed'"),
+    (["generate", "--users", "0", "world"], "'--users'"),
+    (["generate", "--days", "100000000", "world"], "at most 50,000,000 events and 36,500 days"),
+    (["evaluate", "events.csv", "--engine", "memory", "--seed", "-1"], "'--seed'"),
+    (["evaluate", "events.csv", "--engine", "memory", "--max-users", "-3"], "'--max-users'"),
+    (["evaluate", "events.csv", "--engine", "memory", "--resamples", "-1"], "'--resamples'"),
+    (["tune", "events.csv", "--seed", "-2"], "'--seed'"),
+    (["tune", "events.csv", "--max-users", "-1"], "'--max-users'"),
+    (["demo-recommend", "--users", "-1"], "'--users'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"), USAGE_MISTAKES, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_usage_mistakes_are_one_line(offline_env: Path, args: list[str], says: str) -> None:
+    (offline_env / "events.csv").write_text(GOOD)
+    line = one_line(*run(*args))
+    assert says in line
+    assert not (offline_env / "world").exists()
+
+
+def test_help_still_works_and_no_arguments_shows_it() -> None:
+    result = CliRunner().invoke(app, ["load", "--help"])
+    assert result.exit_code == 0 and "--rejects" in result.stdout
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 2 and "load" in result.stdout + result.stderr
+
+
+def unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot write into (as root, where modes do not stop it: /sys)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no folder a root process cannot write into")
+    return Path("/sys/kernel")
+
+
+def test_output_paths_that_cannot_be_used_are_one_line(offline_env: Path) -> None:
+    events = offline_env / "events.csv"
+    events.write_text(GOOD + BAD_ROWS)
+    (offline_env / "adir").mkdir()
+    cases = [
+        (["load", str(events), "--rejects", "events.csv/rejects.csv"], "events.csv"),
+        (["load", str(events), "--rejects", "adir"], "adir"),
+        (["load", str(events), "--rejects", str(unwritable(offline_env) / "r.csv")], "r.csv"),
+        (["load", str(events), "--state-dir", "events.csv"], "events.csv"),
+        (["reset", "--yes", "--state-dir", "events.csv"], "events.csv"),
+        (
+            ["generate", "--users", "5", "--videos", "5", "--days", "1", "events.csv/w"],
+            "events.csv",
+        ),
+        (["generate", "--users", "5", "--videos", "5", "--days", "1", "events.csv"], "events.csv"),
+    ]
+    for args, says in cases:
+        assert says in one_line(*run(*args)), args
+    assert events.read_text() == GOOD + BAD_ROWS  # nothing written over the events
+
+
+def test_oversized_ids_do_not_sink_a_lenient_load(cli_env: Graph, tmp_path: Path) -> None:
+    # Neo4j's index refuses keys over ~8 KB: one such id used to fail the whole transaction.
+    huge = "".join(f"u{i}{'x' * 9000},a,1704103200,watch,10,\n" for i in range(226))
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD + huge)
+    code, out, err = run("load", str(events), "--min-count", "1", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["read"], summary["accepted"], summary["rejected"]) == (9 + 226, 9, 226)
+    with open(tmp_path / "rejects.csv", newline="") as f:
+        rejects = list(csv.DictReader(f))
+    assert [int(r["line"]) for r in rejects] == list(range(11, 11 + 226))
+    assert {r["reason"] for r in rejects} == {"user_id too long (over 1024 bytes)"}
+    records, _, _ = cli_env.driver.execute_query("MATCH (u:User) RETURN count(u) AS n")
+    assert records[0]["n"] == 3
+    code, out, err = run("load", str(events), "--strict")
+    assert "line 11: user_id too long (over 1024 bytes)" in one_line(code, out, err)
+
+
+def test_the_installed_entry_point_gives_one_line_too(tmp_path: Path) -> None:
+    # `ytgraph` runs app() itself, not through the test runner: the same one line, exit 2.
+    repo = Path(__file__).resolve().parents[1]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(repo)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        script = "from ytgraph.cli import app; app()"
+        return subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+        )  # fmt: skip
+
+    done = cli("load", "--nope")
+    assert "No such option: --nope" in one_line(done.returncode, done.stdout, done.stderr)
+    done = cli("--uri", "http://localhost:7474", "stats")
+    assert "bolt://" in one_line(done.returncode, done.stdout, done.stderr)
+    done = cli("load", "--help")
+    assert done.returncode == 0 and "--rejects" in done.stdout and not done.stderr

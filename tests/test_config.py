@@ -176,3 +176,29 @@ def test_cli_reports_bad_settings_in_one_line_with_exit_2(tmp_path: Path, args: 
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ytgraph: "), done.stderr
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "nonsense",
+        "localhost:7687",
+        "http://localhost:7474",
+        "https://db.example.com:7473",
+        "bolt://",
+        "bolt://localhost:notaport",
+        "bolt://localhost:0",
+    ],
+)
+def test_neo4j_uri_must_be_bolt(uri: str) -> None:
+    for kwargs in ({"overrides": {"neo4j.uri": uri}, "env": {}}, {"env": {"NEO4J_URI": uri}}):
+        with pytest.raises(ConfigError) as got:
+            load_settings(None, **kwargs)  # type: ignore[arg-type]
+        assert "bolt://" in str(got.value) and "\n" not in str(got.value)
+
+
+@pytest.mark.parametrize(
+    "uri", ["", "bolt://localhost:7687", "neo4j+s://db.example.com", "bolt+ssc://10.0.0.1:7687"]
+)
+def test_bolt_uris_are_accepted(uri: str) -> None:
+    assert load_settings(None, env={}, overrides={"neo4j.uri": uri}).neo4j.uri == uri

@@ -718,3 +718,268 @@ def test_million_rows_read_exactly(tmp_path: Path) -> None:
     assert (events["timestamp"].to_numpy() == frame["timestamp"].to_numpy()).all()
     assert (events["user_id"].to_numpy() == frame["user_id"].to_numpy()).all()
     assert np.allclose(events["watch_seconds"].to_numpy(), frame["watch_seconds"].to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile input: every bad row is a reject with a reason, never a crash
+
+
+def epoch(*when: int) -> int:
+    """Epoch seconds of a UTC date and time, by the standard library."""
+    return int((datetime(*when, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())  # type: ignore[misc]
+
+
+def test_the_accepted_time_range_by_hand() -> None:
+    # int64 nanoseconds end at 2^63 ns = 9,223,372,036.854775807 s: whole seconds within that.
+    assert epoch(2262, 4, 11, 23, 47, 16) == 9_223_372_036
+    assert epoch(1677, 9, 21, 0, 12, 44) == -9_223_372_036
+
+
+TIME_CASES = [
+    ("2500-01-01", "timestamp out of range"),
+    ("1600-01-01", "timestamp out of range"),
+    ("2262-04-12", "timestamp out of range"),
+    ("2262-04-11T23:47:17Z", "timestamp out of range"),
+    ("1677-09-21T00:12:43Z", "timestamp out of range"),
+    ("0001-01-01", "timestamp out of range"),
+    ("9999-12-31T23:59:59Z", "timestamp out of range"),
+    ("10000-01-01", "timestamp out of range"),
+    ("2500-01-01T00:00:00.123456789", "timestamp out of range"),
+    ("99999999999", "timestamp out of range"),
+    ("-9223372037", "timestamp out of range"),
+    ("2500-13-45", "unparseable timestamp"),
+    ("2262-04-11T23:47:16Z", None),
+    ("1677-09-21T00:12:44Z", None),
+    ("2262-04-11T23:47:16.999+00:00", None),
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_times_out_of_range_are_rejects_in_every_format(tmp_path: Path, fmt: str) -> None:
+    # ns precision on one row must not change what the other rows give
+    values = ["2024-01-01T00:00:00.123456789", *(v for v, _ in TIME_CASES)]
+    rows = [{"user_id": f"u{i}", "video_id": "v", "timestamp": v, "event": "watch"}
+            for i, v in enumerate(values)]  # fmt: skip
+    if fmt == "csv":
+        p = write(tmp_path, "e.csv", "user_id,video_id,timestamp,event\n"
+                  + "".join(f"u{i},v,{v},watch\n" for i, v in enumerate(values)))  # fmt: skip
+    elif fmt == "jsonl":
+        p = write(tmp_path, "e.jsonl", _jsonl_text(rows))
+    else:
+        p = tmp_path / "e.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), p)
+    first = 2 if fmt == "csv" else 1  # CSV: the header is line 1
+    events, report = read_events(p)
+    expected = [(first + 1 + k, why) for k, (_, why) in enumerate(TIME_CASES) if why]
+    assert [(r.line, r.reason) for r in report.rejects] == expected
+    assert list(events["timestamp"]) == [
+        T2024,
+        9_223_372_036,
+        -9_223_372_036,
+        9_223_372_036,
+    ]
+    assert report.read == len(values) == report.accepted + report.rejected
+
+
+def test_time_out_of_range_strict_and_in_videos(tmp_path: Path) -> None:
+    p = write(tmp_path, "e.csv", HEADER + GOOD_A + "u1,v1,2500-01-01,watch,,\n")
+    with pytest.raises(InputError) as err:
+        read_events(p, strict=True)
+    assert str(err.value) == f"{p} line 3: timestamp out of range"
+    v = write(
+        tmp_path, "v.csv", "video_id,uploaded_at\nv1,1600-01-01\nv2,2024-01-01\nv3,2500-01-01\n"
+    )
+    videos, report = read_videos(v)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (2, "uploaded_at out of range"),
+        (4, "uploaded_at out of range"),
+    ]
+    assert list(videos["uploaded_at"]) == [float(T2024)]
+
+
+def test_parquet_typed_times_out_of_range(tmp_path: Path) -> None:
+    p = tmp_path / "e.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": ["u1", "u2", "u3"],
+                "video_id": ["v1", "v2", "v3"],
+                "timestamp": pa.array([2**64 - 1, T2024, 2**63], pa.uint64()),
+                "event": ["watch", "watch", "watch"],
+            }
+        ),
+        p,
+    )
+    events, report = read_events(p)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (1, "timestamp out of range"),
+        (3, "timestamp out of range"),
+    ]
+    assert list(events["timestamp"]) == [T2024]
+    stamps = tmp_path / "stamps.parquet"
+    far = [datetime(2500, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)]
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": ["u1", "u2"],
+                "video_id": ["v1", "v2"],
+                "timestamp": pa.array(far, pa.timestamp("s", "UTC")),
+                "event": ["like", "like"],
+            }
+        ),
+        stamps,
+    )
+    events, report = read_events(stamps)
+    assert [(r.line, r.reason) for r in report.rejects] == [(1, "timestamp out of range")]
+    assert list(events["timestamp"]) == [T2024]
+
+
+LONG = "x" * 1025  # one byte over the limit
+LONG_UTF8 = "é" * 513  # 513 characters, 1,026 bytes
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (f"{LONG},v1,100,watch,,", "user_id too long (over 1024 bytes)"),
+        (f"{LONG_UTF8},v1,100,watch,,", "user_id too long (over 1024 bytes)"),
+        (f"u1,{'v' * 9000},100,watch,,", "video_id too long (over 1024 bytes)"),
+        (f"u1,{'v' * 1024},100,pause,,", "unknown event 'pause'"),  # 1,024 bytes is fine
+    ],
+)
+def test_ids_over_the_key_limit_are_rejected(tmp_path: Path, row: str, reason: str) -> None:
+    p = write(tmp_path, "events.csv", HEADER + GOOD_A + row + "\n" + GOOD_B)
+    events, report = read_events(p)
+    assert [(r.line, r.reason) for r in report.rejects] == [(3, reason)]
+    assert (report.read, report.accepted) == (3, 2) and list(events["user_id"]) == ["ua", "ub"]
+    with pytest.raises(InputError, match=r"line 3: "):
+        read_events(p, strict=True)
+
+
+def test_ids_of_exactly_the_limit_are_kept(tmp_path: Path) -> None:
+    uid, vid = "u" * 1024, "é" * 512  # 1,024 bytes each
+    p = write(tmp_path, "events.csv", HEADER + f"{uid},{vid},100,watch,,\n")
+    events, report = read_events(p)
+    assert report.rejected == 0
+    assert (events["user_id"][0], events["video_id"][0]) == (uid, vid)
+
+
+def test_video_keys_over_the_limit_are_rejected(tmp_path: Path) -> None:
+    body = (
+        "v1,t,ch1,cat\n"
+        + f"{LONG},t,ch1,cat\n"
+        + f"v3,t,{LONG},cat\n"
+        + f"v4,t,ch1,{LONG}\n"
+        + f"v5,{'t' * 5000},ch1,cat\n"  # titles are not indexed: any length
+    )
+    videos, report = read_videos(
+        write(tmp_path, "v.csv", "video_id,title,channel_id,category\n" + body)
+    )
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (3, "video_id too long (over 1024 bytes)"),
+        (4, "channel_id too long (over 1024 bytes)"),
+        (5, "category too long (over 1024 bytes)"),
+    ]
+    assert list(videos["video_id"]) == ["v1", "v5"]
+
+
+def test_parquet_ids_that_are_not_utf8_are_rejects(tmp_path: Path) -> None:
+    as_bytes = pa.array([b"u1", b"u\xff2", None, b"u4"], pa.binary())
+    # the same bytes in a column typed string: Parquet does not check them either
+    as_string = pa.Array.from_buffers(pa.string(), 4, as_bytes.buffers(), null_count=1)
+    for name, column in (("bytes", as_bytes), ("string", as_string)):
+        p = tmp_path / f"{name}.parquet"
+        pq.write_table(
+            pa.table(
+                {
+                    "user_id": column,
+                    "video_id": ["v1", "v2", "v3", "v4"],
+                    "timestamp": [1, 2, 3, 4],
+                    "event": ["watch"] * 4,
+                }
+            ),
+            p,
+        )
+        events, report = read_events(p)
+        assert [(r.line, r.reason) for r in report.rejects] == [
+            (2, "bad encoding"),
+            (3, "missing user_id"),
+        ], name
+        assert list(events["user_id"]) == ["u1", "u4"], name
+        assert report.read == 4 == report.accepted + report.rejected
+        report.write_rejects(tmp_path / f"{name}-rejects.csv")  # the raw rows can be written
+        with pytest.raises(InputError, match=r"line 2: bad encoding$"):
+            read_events(p, strict=True)
+
+
+def test_parquet_id_column_of_a_wrong_type_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "e.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": pa.array([[b"\xff"], [b"u2"]], pa.list_(pa.binary())),
+                "video_id": ["v1", "v2"],
+                "timestamp": [1, 2],
+                "event": ["watch", "watch"],
+            }
+        ),
+        p,
+    )
+    with pytest.raises(InputError) as err:
+        read_events(p)
+    assert str(err.value) == f"{p}: column 'user_id' has type list<element: binary>, not text"
+
+
+def numbered(n: int) -> list[str]:
+    return [f"u{i},v{i % 50},{T2024 + i},watch,10," for i in range(n)]
+
+
+def test_unterminated_quote_in_10000_lines_loses_nothing(tmp_path: Path) -> None:
+    lines = numbered(10_000)
+    lines[5000] = 'u5000,"v5000,1704072200,watch,10,'  # line 5002: the quote never closes here
+    lines[5005] = 'u5005,v5005,1704072205,watch,10,x"'  # line 5007: a stray quote closes it
+    p = write(tmp_path, "events.csv", HEADER + "\n".join(lines) + "\n")
+    events, report = read_events(p)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (5002, "unterminated quote"),
+        (5007, "stray quote"),
+    ]
+    assert report.rejects[0].raw == lines[5000]
+    assert (report.read, report.accepted, report.rejected) == (10_000, 9_998, 2)
+    assert len(events) == 9_998 and "u5001" in set(events["user_id"])
+    with pytest.raises(InputError, match=r"line 5002: unterminated quote$"):
+        read_events(p, strict=True)
+
+
+def test_unterminated_quote_to_the_end_of_the_file(tmp_path: Path) -> None:
+    lines = numbered(10_000)
+    lines[4321] = 'u4321,"v4321,1704071521,watch,10,'  # line 4323, no quote after it
+    p = write(tmp_path, "events.csv", HEADER + "\n".join(lines) + "\n")
+    events, report = read_events(p)
+    assert [(r.line, r.reason) for r in report.rejects] == [(4323, "unterminated quote")]
+    assert (report.read, report.accepted, report.rejected) == (10_000, 9_999, 1)
+    assert "u4322" in set(events["user_id"])  # the line after it
+    last = write(tmp_path, "last.csv", HEADER + GOOD_A + 'u9,"v9,100,watch,,')  # on the last line
+    _, report = read_events(last)
+    assert [(r.line, r.reason) for r in report.rejects] == [(3, "unterminated quote")]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ('u1,v"v123,100,watch,,', "stray quote"),
+        ('u1,"v1"x,100,watch,,', "stray quote"),
+        ('u1,"v1,100,watch,,', "unterminated quote"),
+        ('u1,"v1""",100,watch,,', None),  # a quoted quote: v1"
+    ],
+)
+def test_quotes_follow_csv_rules(tmp_path: Path, row: str, reason: str | None) -> None:
+    p = write(tmp_path, "events.csv", HEADER + GOOD_A + row + "\n" + GOOD_B)
+    for slow in (False, True):
+        recs = csv_records(decode(p.read_bytes()), slow=slow)
+        assert [p_ for p_ in recs.problem if p_ is not None] == ([reason] if reason else [])
+    events, report = read_events(p)
+    assert [(r.line, r.reason) for r in report.rejects] == ([(3, reason)] if reason else [])
+    assert report.read == 3 == report.accepted + report.rejected
+    if reason is None:
+        assert list(events["video_id"]) == ["va", 'v1"', "vb"]

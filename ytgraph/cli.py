@@ -9,22 +9,66 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from ytgraph.config import Settings, load_settings
-from ytgraph.errors import YtGraphError
+from ytgraph.errors import InputError, YtGraphError
 
 if TYPE_CHECKING:
     from loaders.schema import Dataset
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Click's exception base, whether Typer bundles Click (as it does now) or depends on it.
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+class OneLineErrors(typer.core.TyperGroup):
+    """The root command: a usage mistake (unknown option, bad value, missing argument) is Click's
+    message on one line of stderr and exit 2, not a usage box."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        run = functools.partial(
+            super().main, args, prog_name, complete_var, False, windows_expand_args, **extra
+        )
+        if not standalone_mode:
+            return run()
+        try:
+            code = run()
+        except _CLICK_ERROR as e:
+            exit_code = int(getattr(e, "exit_code", 2))
+            if type(e).__name__ == "NoArgsIsHelpError":  # no arguments: the help was shown
+                sys.exit(exit_code)
+            message = " ".join(str(e.format_message()).split())  # type: ignore[attr-defined]
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"ytgraph: {message}{hint}", err=True)
+            sys.exit(exit_code)
+        except typer.Abort:
+            typer.echo("ytgraph: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="ytgraph: video recommendations after YouTube's 2010 design, on a real Neo4j.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -179,9 +223,38 @@ def _user_ids(path: Path) -> list[str]:
     """The user ids of a file, one a line (blank lines skipped); unreadable is bad input."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise typer.BadParameter(f"cannot read {path}: {e}") from None
+    except OSError as e:
+        raise InputError(f"cannot read users file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read users file {path}: not UTF-8 text") from None
     return [ln.strip() for ln in lines if ln.strip()]
+
+
+def _output_folder(path: Path, what: str) -> Path:
+    """``path`` as a folder ytgraph can write into (made if missing), else one line, exit 2."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{what} {path} is a file, not a folder") from None
+    except OSError as e:
+        raise InputError(f"{what} {path}: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {path}: not writable")
+    return path
+
+
+def _output_file(path: Path, what: str) -> None:
+    """Fail early (one line, exit 2) when ``path`` cannot become a file: it is a folder, or a
+    file stands where a folder should be, or the folder is not writable. Nothing is created."""
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a folder, not a file")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{what} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{what} {path}: not writable")
 
 
 def _progress() -> Any:
@@ -207,10 +280,12 @@ def generate(
     out_dir: Annotated[
         Path, typer.Argument(help="Folder to write events.csv.gz and videos.csv into.")
     ],
-    users: Annotated[int, typer.Option(help="Number of users.")] = 3000,
-    videos: Annotated[int, typer.Option(help="Number of videos.")] = 4000,
-    days: Annotated[int, typer.Option(help="Days of activity.")] = 14,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same world.")] = 7,
+    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 3000,
+    videos: Annotated[int, typer.Option(min=1, help="Number of videos.")] = 4000,
+    days: Annotated[int, typer.Option(min=1, help="Days of activity.")] = 14,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed: the same seed gives the same world.")
+    ] = 7,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was written as JSON.")
     ] = False,
@@ -218,11 +293,14 @@ def generate(
     """Write a synthetic world (canonical events and videos) with realistic structure."""
     from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
 
-    for name, value in (("users", users), ("videos", videos), ("days", days)):
-        if value < 1:
-            raise typer.BadParameter(f"--{name} must be at least 1")
-    events, vids = generate_world(GenerateConfig(users=users, videos=videos, days=days, seed=seed))
-    paths = write_world(events, vids, out_dir)
+    cfg = GenerateConfig(users=users, videos=videos, days=days, seed=seed)
+    cfg.validate()
+    _output_folder(out_dir, "output folder")
+    events, vids = generate_world(cfg)
+    try:
+        paths = write_world(events, vids, out_dir)
+    except OSError as e:
+        raise InputError(f"cannot write the world into {out_dir}: {e.strerror or e}") from None
     info = {
         "events": len(events),
         "videos": len(vids),
@@ -287,6 +365,11 @@ def load(
     )
     if not events and fmt == "canonical":
         raise typer.BadParameter("give at least one events file")
+    if rejects is not None:
+        _output_file(rejects, "rejects file")
+    chosen_state = state_dir or (Path(cfg.load.state_dir) if cfg.load.state_dir else None)
+    if chosen_state is not None:
+        _output_folder(chosen_state, "state folder")
     dataset = read_dataset(
         fmt, [str(p) for p in events or []], str(videos) if videos else None, strict
     )
@@ -302,7 +385,9 @@ def load(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        target = state_dir or default_state_dir(cfg, opened.conn.state_key)
+        target = chosen_state or _output_folder(
+            default_state_dir(cfg, opened.conn.state_key), "state folder"
+        )
         summary = run_load(dataset, cfg, opened.graph, target, progress=step)
     summary.rejects_file = rejects_path
     if as_json:
@@ -383,6 +468,8 @@ def reset(
 
     if not yes:
         raise typer.BadParameter("this deletes the whole graph: add --yes")
+    if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
+        raise InputError(f"state folder {state_dir} is a file, not a folder")
     cfg = settings()
     with _Opened(cfg) as opened:
         wipe_graph(opened.graph)
@@ -598,8 +685,8 @@ def explain(
 @app.command("demo-recommend", hidden=True)
 @handled
 def demo_recommend(
-    users: Annotated[int, typer.Option(help="How many users to show.")] = 3,
-    n: Annotated[int, typer.Option("--n")] = 6,
+    users: Annotated[int, typer.Option(min=1, help="How many users to show.")] = 3,
+    n: Annotated[int, typer.Option("--n", min=1)] = 6,
 ) -> None:
     """For `make demo`: recommendations with explanations for the most active users."""
     from ytgraph.db.inspect import active_users
@@ -656,12 +743,14 @@ def evaluate(
     peers: Annotated[
         str, typer.Option(help="Comma list: sar (all three), sar-lift, sar-jaccard, sar-cosine.")
     ] = "",
-    seed: Annotated[int, typer.Option(help="Seed of the random split and bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random split and bootstrap.")] = 0,
     test_fraction: Annotated[float | None, typer.Option(help="Share of activity held out.")] = None,
     max_users: Annotated[
-        int | None, typer.Option(help="Evaluate a seeded sample of users.")
+        int | None, typer.Option(min=1, help="Evaluate a seeded sample of users.")
     ] = None,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% CIs.")] = 1000,
+    resamples: Annotated[
+        int, typer.Option(min=1, help="Bootstrap resamples for the 95% CIs.")
+    ] = 1000,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON.")
     ] = None,
@@ -716,7 +805,7 @@ def tune(
     budget: Annotated[
         int, typer.Option(help="Most configurations to try on the validation split (>= 1).")
     ] = 26,
-    seed: Annotated[int, typer.Option(help="Seed of the splits and the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the splits and the bootstrap.")] = 0,
     n: SplitN = 10,
     metric: Annotated[
         str, typer.Option(help="What to choose by: ndcg | precision | hit_rate | recall")
@@ -725,7 +814,8 @@ def tune(
         bool, typer.Option(help="Learn the ranker's weights after the settings search.")
     ] = True,
     max_users: Annotated[
-        int | None, typer.Option(help="Use a seeded sample of the validation and test users.")
+        int | None,
+        typer.Option(min=1, help="Use a seeded sample of the validation and test users."),
     ] = None,
     write: Annotated[
         Path | None,

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from ytgraph.errors import ConfigError
 
@@ -34,6 +35,8 @@ DEFAULT_FILE = "ytgraph.toml"
 PROFILE_ENV = "YTGRAPH_PROFILE"
 
 Normalization = Literal["product", "candidate", "cosine", "jaccard", "lift", "llr"]
+#: URI schemes of the Bolt protocol, the only one ytgraph speaks to Neo4j.
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
 def _num(default: Any, **bounds: float) -> Any:
@@ -53,7 +56,7 @@ def cache_dir() -> Path:
 class Neo4jSettings:
     """How to reach Neo4j; an empty ``uri`` means the managed server (``ytgraph neo4j start``)."""
 
-    uri: str = ""
+    uri: str = field(default="", metadata={"schemes": BOLT_SCHEMES})
     user: str = "neo4j"
     password: str = ""
     database: str = "neo4j"
@@ -314,10 +317,13 @@ def _set(settings: Settings, section: str, key: str, value: Any, source: str) ->
     setattr(part, key, value)
 
 
-def _check_range(name: str, value: Any, bounds: Mapping[str, float], source: str) -> None:
+def _check_range(name: str, value: Any, bounds: Mapping[str, Any], source: str) -> None:
     if value is None or not bounds:
         return
     where = f"{source}: " if source else ""
+    if "schemes" in bounds:
+        _check_uri(name, value, bounds["schemes"], where)
+        return
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{where}{name} must be a finite number, not {value!r}")
     if "ge" in bounds and value < bounds["ge"]:
@@ -326,6 +332,22 @@ def _check_range(name: str, value: Any, bounds: Mapping[str, float], source: str
         raise ConfigError(f"{where}{name} must be > {bounds['gt']:g}, not {value!r}")
     if "le" in bounds and value > bounds["le"]:
         raise ConfigError(f"{where}{name} must be <= {bounds['le']:g}, not {value!r}")
+
+
+def _check_uri(name: str, value: str, schemes: tuple[str, ...], where: str) -> None:
+    """An empty URI (the managed server) or ``scheme://host[:port]`` with a Bolt scheme."""
+    if not value:
+        return
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme.lower() not in schemes or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"{where}{name}: {value!r} is not a Bolt URI such as bolt://localhost:7687 "
+            f"(ytgraph speaks Bolt only: {', '.join(schemes)})"
+        )
 
 
 def validate(settings: Settings) -> Settings:
