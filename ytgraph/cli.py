@@ -127,10 +127,10 @@ def neo4j_start() -> None:
 @neo4j_app.command("stop")
 @handled
 def neo4j_stop() -> None:
-    """Stop the managed Neo4j (SIGTERM to its process group, SIGKILL after a minute)."""
+    """Stop the managed Neo4j (SIGTERM to its processes, SIGKILL after a minute), pid file or not."""
     from ytgraph.db.server import ManagedServer
 
-    stopped = ManagedServer(settings().neo4j).stop()
+    stopped = ManagedServer(settings().neo4j).stop(echo=note)
     typer.echo("Neo4j stopped" if stopped else "Neo4j was not running")
 
 

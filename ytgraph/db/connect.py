@@ -141,8 +141,10 @@ def resolve(
     was_running = server.pid() is not None
     if not was_running and not start:
         raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
+    seconds = 0.0
     if start:
-        # Starts it when down, restarts it when its configuration changed, else returns at once.
+        # Starts it when down, restarts it when its configuration changed, else returns at once
+        # (after waiting, if another command is starting it right now).
         seconds = server.start(echo=say)
         if seconds:
             say(f"ytgraph: started the managed Neo4j in {seconds:.1f}s")
@@ -158,7 +160,7 @@ def resolve(
         str(server.password_file),
         driver,
         server=server,
-        started=start and not was_running,
+        started=start and not was_running and seconds > 0,
     )
 
 
