@@ -303,7 +303,7 @@ def load(
             bar.update(tasks[stage], completed=done, total=total)
 
         target = state_dir or default_state_dir(cfg, opened.conn.state_key)
-        summary = run_load(dataset, cfg, opened.graph, target, progress=step)
+        summary = run_load(dataset, cfg, opened.graph, target, progress=step, echo=note)
     summary.rejects_file = rejects_path
     if as_json:
         echo_json(summary.as_dict())
@@ -385,8 +385,11 @@ def reset(
         raise typer.BadParameter("this deletes the whole graph: add --yes")
     cfg = settings()
     with _Opened(cfg) as opened:
-        wipe_graph(opened.graph)
-        StateStore(state_dir or default_state_dir(cfg, opened.conn.state_key)).clear()
+        store = StateStore(state_dir or default_state_dir(cfg, opened.conn.state_key))
+        # Not under a load's feet: the graph and its count state go together, between loads.
+        with store.locked(cfg.load.lock_timeout_s, echo=note):
+            wipe_graph(opened.graph)
+            store.clear()
     typer.echo("graph and count state cleared")
 
 

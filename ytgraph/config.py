@@ -104,6 +104,9 @@ class LoadSettings:
 
     batch_size: int = _num(10_000, ge=1)
     state_dir: str = ""  # default <cache>/state/<hash of the server home or URI>-<database>
+    # One load at a time per count state: a second one waits this long for the first (0: refused
+    # at once).
+    lock_timeout_s: float = _num(3600.0, ge=0)
 
 
 @dataclass
