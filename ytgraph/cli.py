@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ytgraph.config import Settings, load_settings
+from ytgraph.config import Settings, check_uri, load_settings, mask_credentials
 from ytgraph.errors import YtGraphError
 
 if TYPE_CHECKING:
@@ -74,7 +74,8 @@ def main(
 
 
 def fail(message: str, code: int) -> None:
-    typer.echo(f"ytgraph: {message}", err=True)
+    # No message shows a password, whichever URI it quotes.
+    typer.echo(f"ytgraph: {mask_credentials(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -96,6 +97,7 @@ def handled(fn: F) -> F:
 def settings(overrides: dict[str, Any] | None = None) -> Settings:
     overrides = dict(overrides or {})
     if STATE.uri:
+        check_uri(STATE.uri, "--uri")
         overrides["neo4j.uri"] = STATE.uri
     return load_settings(STATE.config, overrides=overrides, profile=STATE.profile)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -300,6 +301,33 @@ def _coerce(value: Any, typ: Any, source: str) -> Any:
     return value
 
 
+URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def mask_credentials(text: str) -> str:
+    """``bolt://user:password@host`` becomes ``bolt://***@host`` wherever a URI shows in ``text``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def check_uri(uri: str, source: str) -> None:
+    """A Neo4j URI is ``scheme://host[:port]``; credentials never ride in it (they would show in
+    every message and in the process list): ConfigError, with the URI masked, otherwise."""
+    if not uri:
+        return
+    scheme, sep, rest = uri.partition("://")
+    shown = mask_credentials(uri)
+    if "@" in rest.split("/", 1)[0]:
+        raise ConfigError(
+            f"{source}: {shown} carries credentials: give them as NEO4J_USER / NEO4J_PASSWORD "
+            "([neo4j] user / password), not in the URI"
+        )
+    if not sep or scheme.lower() not in URI_SCHEMES or not rest.split("/", 1)[0]:
+        raise ConfigError(
+            f"{source}: {shown} is not a Neo4j URI (bolt://host:port or neo4j://host:port)"
+        )
+
+
 def _set(settings: Settings, section: str, key: str, value: Any, source: str) -> None:
     sections = {f.name for f in _sections()}
     if section not in sections:
@@ -314,6 +342,8 @@ def _set(settings: Settings, section: str, key: str, value: Any, source: str) ->
         )
     value = _coerce(value, _field_type(part, key), source)
     _check_range(f"{section}.{key}", value, _field(part, key).metadata, source)
+    if (section, key) == ("neo4j", "uri"):
+        check_uri(value, source)
     setattr(part, key, value)
 
 
@@ -348,6 +378,7 @@ def validate(settings: Settings) -> Settings:
             if isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"{name} must be a number, not NaN")
             _check_range(name, value, g.metadata, "")
+    check_uri(settings.neo4j.uri, "neo4j.uri")
     return settings
 
 
