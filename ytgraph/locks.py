@@ -43,11 +43,13 @@ def exclusive(
     timeout: float,
     busy: Callable[[str], str],
     waiting: Callable[[str], object] | None = None,
+    quiet_s: float = 0.0,
 ) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` for the ``with`` block.
 
     When another process holds it: wait up to ``timeout`` seconds (0: not at all), calling
-    ``waiting`` once with its pid; past that, raise ``BusyError(busy(pid))``.
+    ``waiting`` once with its pid if the wait lasts more than ``quiet_s``; past the timeout, raise
+    ``BusyError(busy(pid))``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     # os.open's descriptors are not inherited by child processes, so a server started under the
@@ -55,15 +57,17 @@ def exclusive(
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if not _try_lock(fd):
-            pid = holder(path)
             if timeout <= 0:
-                raise BusyError(busy(pid))
-            if waiting is not None:
-                waiting(pid)
-            deadline = time.monotonic() + timeout
+                raise BusyError(busy(holder(path)))
+            start = time.monotonic()
+            said = False
             while not _try_lock(fd):
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now - start >= timeout:
                     raise BusyError(busy(holder(path)))
+                if waiting is not None and not said and now - start >= quiet_s:
+                    said = True
+                    waiting(holder(path))
                 time.sleep(POLL_S)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

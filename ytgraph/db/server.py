@@ -386,7 +386,8 @@ class ManagedServer:
                 f"{self.home} after {wait:.0f}s"
             )
 
-        return exclusive(self.lock_file, timeout=wait, busy=busy, waiting=waiting)
+        # Say so only for a real wait (a start), not for another command's quick look at the conf.
+        return exclusive(self.lock_file, timeout=wait, busy=busy, waiting=waiting, quiet_s=1.0)
 
     def _recorded_pid(self) -> int | None:
         try:
