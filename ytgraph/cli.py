@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 import typer.core
 
-from ytgraph.config import Settings, load_settings
+from ytgraph.config import Settings, check_uri, load_settings, mask_credentials
 from ytgraph.errors import InputError, YtGraphError
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class OneLineErrors(typer.core.TyperGroup):
             message = " ".join(str(e.format_message()).split())  # type: ignore[attr-defined]
             ctx = getattr(e, "ctx", None)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-            typer.echo(f"ytgraph: {message}{hint}", err=True)
+            typer.echo(f"ytgraph: {mask_credentials(message)}{hint}", err=True)
             sys.exit(exit_code)
         except typer.Abort:
             typer.echo("ytgraph: interrupted", err=True)
@@ -118,7 +118,8 @@ def main(
 
 
 def fail(message: str, code: int) -> None:
-    typer.echo(f"ytgraph: {message}", err=True)
+    # No message shows a password, whichever URI it quotes.
+    typer.echo(f"ytgraph: {mask_credentials(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -140,6 +141,7 @@ def handled(fn: F) -> F:
 def settings(overrides: dict[str, Any] | None = None) -> Settings:
     overrides = dict(overrides or {})
     if STATE.uri:
+        check_uri(STATE.uri, "--uri")
         overrides["neo4j.uri"] = STATE.uri
     return load_settings(STATE.config, overrides=overrides, profile=STATE.profile)
 
@@ -171,10 +173,10 @@ def neo4j_start() -> None:
 @neo4j_app.command("stop")
 @handled
 def neo4j_stop() -> None:
-    """Stop the managed Neo4j (SIGTERM to its process group, SIGKILL after a minute)."""
+    """Stop the managed Neo4j (SIGTERM to its processes, SIGKILL after a minute), pid file or not."""
     from ytgraph.db.server import ManagedServer
 
-    stopped = ManagedServer(settings().neo4j).stop()
+    stopped = ManagedServer(settings().neo4j).stop(echo=note)
     typer.echo("Neo4j stopped" if stopped else "Neo4j was not running")
 
 
@@ -388,7 +390,7 @@ def load(
         target = chosen_state or _output_folder(
             default_state_dir(cfg, opened.conn.state_key), "state folder"
         )
-        summary = run_load(dataset, cfg, opened.graph, target, progress=step)
+        summary = run_load(dataset, cfg, opened.graph, target, progress=step, echo=note)
     summary.rejects_file = rejects_path
     if as_json:
         echo_json(summary.as_dict())
@@ -472,8 +474,11 @@ def reset(
         raise InputError(f"state folder {state_dir} is a file, not a folder")
     cfg = settings()
     with _Opened(cfg) as opened:
-        wipe_graph(opened.graph)
-        StateStore(state_dir or default_state_dir(cfg, opened.conn.state_key)).clear()
+        store = StateStore(state_dir or default_state_dir(cfg, opened.conn.state_key))
+        # Not under a load's feet: the graph and its count state go together, between loads.
+        with store.locked(cfg.load.lock_timeout_s, echo=note):
+            wipe_graph(opened.graph)
+            store.clear()
     typer.echo("graph and count state cleared")
 
 

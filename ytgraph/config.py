@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -56,7 +57,7 @@ def cache_dir() -> Path:
 class Neo4jSettings:
     """How to reach Neo4j; an empty ``uri`` means the managed server (``ytgraph neo4j start``)."""
 
-    uri: str = field(default="", metadata={"schemes": BOLT_SCHEMES})
+    uri: str = ""
     user: str = "neo4j"
     password: str = ""
     database: str = "neo4j"
@@ -107,6 +108,9 @@ class LoadSettings:
 
     batch_size: int = _num(10_000, ge=1)
     state_dir: str = ""  # default <cache>/state/<hash of the server home or URI>-<database>
+    # One load at a time per count state: a second one waits this long for the first (0: refused
+    # at once).
+    lock_timeout_s: float = _num(3600.0, ge=0)
 
 
 @dataclass
@@ -300,6 +304,38 @@ def _coerce(value: Any, typ: Any, source: str) -> Any:
     return value
 
 
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def mask_credentials(text: str) -> str:
+    """``bolt://user:password@host`` becomes ``bolt://***@host`` wherever a URI shows in ``text``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def check_uri(uri: str, source: str) -> None:
+    """A Neo4j URI is empty (the managed server) or ``scheme://host[:port]`` with a Bolt scheme;
+    credentials never ride in it (they would show in every message and in the process list).
+    ConfigError, with the URI masked, otherwise."""
+    if not uri:
+        return
+    shown = mask_credentials(uri)
+    parts = urlsplit(uri)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{source}: {shown} carries credentials: give them as NEO4J_USER / NEO4J_PASSWORD "
+            "([neo4j] user / password), not in the URI"
+        )
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme.lower() not in BOLT_SCHEMES or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"{source}: {shown} is not a Bolt URI such as bolt://localhost:7687 "
+            f"(ytgraph speaks Bolt only: {', '.join(BOLT_SCHEMES)})"
+        )
+
+
 def _set(settings: Settings, section: str, key: str, value: Any, source: str) -> None:
     sections = {f.name for f in _sections()}
     if section not in sections:
@@ -314,6 +350,8 @@ def _set(settings: Settings, section: str, key: str, value: Any, source: str) ->
         )
     value = _coerce(value, _field_type(part, key), source)
     _check_range(f"{section}.{key}", value, _field(part, key).metadata, source)
+    if (section, key) == ("neo4j", "uri"):
+        check_uri(value, source)
     setattr(part, key, value)
 
 
@@ -321,9 +359,6 @@ def _check_range(name: str, value: Any, bounds: Mapping[str, Any], source: str) 
     if value is None or not bounds:
         return
     where = f"{source}: " if source else ""
-    if "schemes" in bounds:
-        _check_uri(name, value, bounds["schemes"], where)
-        return
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{where}{name} must be a finite number, not {value!r}")
     if "ge" in bounds and value < bounds["ge"]:
@@ -332,22 +367,6 @@ def _check_range(name: str, value: Any, bounds: Mapping[str, Any], source: str) 
         raise ConfigError(f"{where}{name} must be > {bounds['gt']:g}, not {value!r}")
     if "le" in bounds and value > bounds["le"]:
         raise ConfigError(f"{where}{name} must be <= {bounds['le']:g}, not {value!r}")
-
-
-def _check_uri(name: str, value: str, schemes: tuple[str, ...], where: str) -> None:
-    """An empty URI (the managed server) or ``scheme://host[:port]`` with a Bolt scheme."""
-    if not value:
-        return
-    parts = urlsplit(value)
-    try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        port_ok = False
-    if parts.scheme.lower() not in schemes or not parts.hostname or not port_ok:
-        raise ConfigError(
-            f"{where}{name}: {value!r} is not a Bolt URI such as bolt://localhost:7687 "
-            f"(ytgraph speaks Bolt only: {', '.join(schemes)})"
-        )
 
 
 def validate(settings: Settings) -> Settings:
@@ -367,6 +386,7 @@ def validate(settings: Settings) -> Settings:
             if isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"{name} must be a number, not NaN")
             _check_range(name, value, g.metadata, "")
+    check_uri(settings.neo4j.uri, "neo4j.uri")
     return settings
 
 

@@ -29,3 +29,7 @@ class ServerError(YtGraphError):
 
 class GraphError(YtGraphError):
     """A query or a write failed on the server; the graph is left as it was."""
+
+
+class BusyError(YtGraphError):
+    """Another ytgraph process holds what this one needs (the server's lifecycle, a count state)."""

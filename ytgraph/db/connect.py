@@ -15,15 +15,15 @@ from typing import Any
 from urllib.parse import quote
 
 import neo4j
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
 
-from ytgraph.config import Neo4jSettings
+from ytgraph.config import Neo4jSettings, check_uri, mask_credentials
 from ytgraph.console import Echo, stderr_line
 from ytgraph.db import browser
 from ytgraph.db.browser import GUIDE_FILE, post_connect_command, static_url
 from ytgraph.db.graph import query
 from ytgraph.db.server import ManagedServer
-from ytgraph.errors import ServerError, YtGraphError
+from ytgraph.errors import InputError, ServerError, YtGraphError
 
 
 @dataclass
@@ -87,19 +87,24 @@ def docker_available(timeout: float = 2.0) -> bool:
 
 
 def _open(uri: str, user: str, password: str, database: str) -> neo4j.Driver:
+    check_uri(uri, "Neo4j URI")  # settings made by hand reach here unchecked
+    shown = mask_credentials(uri)
     # Server notifications (hints about unknown labels in an empty graph) would be logged as
     # warnings on every query; ytgraph's queries are tested, so they are switched off.
-    driver = neo4j.GraphDatabase.driver(
-        uri, auth=(user, password), connection_timeout=10, notifications_min_severity="OFF"
-    )
+    try:
+        driver = neo4j.GraphDatabase.driver(
+            uri, auth=(user, password), connection_timeout=10, notifications_min_severity="OFF"
+        )
+    except (ConfigurationError, ValueError) as e:
+        raise InputError(f"cannot use {shown}: {mask_credentials(str(e))}") from None
     try:
         driver.verify_connectivity()
     except AuthError:
         driver.close()
-        raise ServerError(f"Neo4j at {uri} refused the credentials for user {user!r}") from None
+        raise ServerError(f"Neo4j at {shown} refused the credentials for user {user!r}") from None
     except (ServiceUnavailable, OSError, ValueError) as e:
         driver.close()
-        raise ServerError(f"Neo4j at {uri} did not answer: {e}") from None
+        raise ServerError(f"Neo4j at {shown} did not answer: {mask_credentials(str(e))}") from None
     return driver
 
 
@@ -124,7 +129,7 @@ def resolve(
     say: Echo = echo or (lambda _m: None)
     if settings.uri:
         driver = _open(settings.uri, settings.user, settings.password, settings.database)
-        say(f"ytgraph: using Neo4j at {settings.uri} (explicit)")
+        say(f"ytgraph: using Neo4j at {mask_credentials(settings.uri)} (explicit)")
         return Connection(
             "explicit",
             settings.uri,
@@ -141,8 +146,10 @@ def resolve(
     was_running = server.pid() is not None
     if not was_running and not start:
         raise ServerError("the managed Neo4j is not running: start it with `ytgraph neo4j start`")
+    seconds = 0.0
     if start:
-        # Starts it when down, restarts it when its configuration changed, else returns at once.
+        # Starts it when down, restarts it when its configuration changed, else returns at once
+        # (after waiting, if another command is starting it right now).
         seconds = server.start(echo=say)
         if seconds:
             say(f"ytgraph: started the managed Neo4j in {seconds:.1f}s")
@@ -158,7 +165,7 @@ def resolve(
         str(server.password_file),
         driver,
         server=server,
-        started=start and not was_running,
+        started=start and not was_running and seconds > 0,
     )
 
 

@@ -3,6 +3,12 @@
 No Docker and no download site: Maven resolves ``org.neo4j:neo4j`` + ``neo4j-server`` (+ the Browser and
 APOC core) into a cache folder once; each *home* (conf, data, logs, run) runs its own server as a
 background process group, with auth on, a generated password (file mode 0600) and loopback-only ports.
+
+Any number of ytgraph processes may use one home at once. One file lock in the home
+(``ytgraph-server.lock``) makes them take turns at checking the configuration and starting or
+stopping the server, so exactly one of them starts it and none restarts it needlessly; everything
+written there (conf, pid file, password file) is written whole or not at all (a temporary file
+renamed into place), and a running server is found by its command line even if its pid file is gone.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ from typing import Protocol
 
 from ytgraph.config import Neo4jSettings, cache_dir
 from ytgraph.errors import ServerError
+from ytgraph.locks import exclusive
+
+# How long a command waits for another one to finish starting or stopping the server, on top of the
+# start-up timeout (a first start also resolves the jars with Maven, about a minute).
+LOCK_GRACE_S = 600.0
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -87,19 +98,39 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Replace ``path`` by ``text`` in one step: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours is not alive for our purposes.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _cmdline(proc: Path) -> list[bytes]:
+    return (proc / "cmdline").read_bytes().split(b"\0")
+
+
+def home_processes(home: Path) -> dict[int, int]:
+    """``{pid: process group}`` of the live processes running a Neo4j of ``home``: the launcher
+    (``-Dbasedir=<home>``) and the server JVM it forks (``--home-dir=<home>``). Exact arguments, so
+    ``home/test`` never matches ``home/test-2``."""
+    marks = {f"-Dbasedir={home}".encode(), f"--home-dir={home}".encode()}
+    found: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if not marks.intersection(_cmdline(proc)):
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":  # a zombie has exited; only its exit status is left
+                found[int(proc.name)] = int(fields[2])
+    return found
 
 
 class ManagedServer:
@@ -115,7 +146,8 @@ class ManagedServer:
         self.addons = tuple(addons)
         root = cache_dir()
         self.dist = root / "dist" / f"neo4j-{settings.version}-browser-{settings.browser_version}"
-        self.home = Path(home or settings.home or root / "home" / "default")
+        # Absolute: the process list is searched for this exact path (see ``home_processes``).
+        self.home = Path(home or settings.home or root / "home" / "default").absolute()
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -125,6 +157,10 @@ class ManagedServer:
     @property
     def pid_file(self) -> Path:
         return self.home / "run" / "ytgraph-server.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.home / "ytgraph-server.lock"
 
     @property
     def log_file(self) -> Path:
@@ -258,8 +294,12 @@ class ManagedServer:
         """What the add-ons put into neo4j.conf (the Browser's guide, style and policy)."""
         return [line for addon in self.addons for line in addon.conf_lines(self.settings.http_port)]
 
-    def configure(self) -> None:
-        """Write the home's layout and conf; set a generated initial password on first use."""
+    def configure(self) -> bool:
+        """Lay out the home and write conf and add-ons where they differ from what is there; set a
+        generated initial password on first use. True when conf or an add-on's files changed.
+
+        Call it with the lifecycle lock held (``start`` does): it writes into the home.
+        """
         for sub in ("conf", "data", "logs", "run", "import"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         for link, target in (("lib", self.dist / "lib"), ("plugins", self.dist / "plugins")):
@@ -269,9 +309,16 @@ class ManagedServer:
                     continue
                 path.unlink()
             path.symlink_to(target, target_is_directory=True)
+        archive = self.home / "web" / "neo4j-browser.zip"
+        before = archive.stat().st_mtime_ns if archive.exists() else None
         for addon in self.addons:  # e.g. the Browser archive with ytgraph's guide and style
             addon.install(self.home, self.dist / "lib")
-        (self.home / "conf" / "neo4j.conf").write_text(self.conf_text())
+        changed = (archive.stat().st_mtime_ns if archive.exists() else None) != before
+        conf = self.home / "conf" / "neo4j.conf"
+        text = self.conf_text()
+        if not conf.exists() or conf.read_text() != text:
+            write_atomically(conf, text)
+            changed = True
         initialised = (self.home / "data" / "dbms").exists()
         if initialised and not self.password_file.exists():
             raise ServerError(
@@ -279,30 +326,40 @@ class ManagedServer:
                 f"delete {self.home} to start afresh"
             )
         if not initialised:
+            self._set_initial_password()
+        return changed
+
+    def _set_initial_password(self) -> None:
+        """Generate the password, keep it in the password file (0600), and give it to Neo4j.
+
+        The admin tool reads its arguments from a file named ``@<file>`` (Neo4j's documented
+        argument files), so the password is never on a command line that ``ps`` shows: the
+        password file itself is that argument file.
+        """
+        password = secrets.token_urlsafe(18)
+        while password.startswith("-"):  # the admin tool would take it for an option
             password = secrets.token_urlsafe(18)
-            java, _ = find_java()
-            proc = subprocess.run(
-                [
-                    java,
-                    "-cp",
-                    f"{self.home / 'lib'}/*",
-                    "org.neo4j.cli.AdminTool",
-                    "dbms",
-                    "set-initial-password",
-                    password,
-                ],
-                env=self._env(java),
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-                raise ServerError(f"could not set the initial password: {' '.join(tail)}")
-            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(password + "\n")
-            os.chmod(self.password_file, 0o600)
+        write_atomically(self.password_file, password + "\n", mode=0o600)
+        java, _ = find_java()
+        proc = subprocess.run(
+            [
+                java,
+                "-cp",
+                f"{self.home / 'lib'}/*",
+                "org.neo4j.cli.AdminTool",
+                "dbms",
+                "set-initial-password",
+                f"@{self.password_file}",
+            ],
+            env=self._env(java),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            self.password_file.unlink(missing_ok=True)
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            raise ServerError(f"could not set the initial password: {' '.join(tail)}")
 
     def _env(self, java: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -312,12 +369,40 @@ class ManagedServer:
         return env
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def pid(self) -> int | None:
+    def lifecycle(
+        self, echo: Callable[[str], object] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """The home's lock: held while checking or writing its files and starting or stopping its
+        server, so that of many commands at once one starts the server and the others find it up."""
+        wait = self.settings.start_timeout_s + LOCK_GRACE_S
+
+        def waiting(pid: str) -> None:
+            if echo is not None:
+                echo(f"ytgraph: waiting for another ytgraph (pid {pid}) to start or stop Neo4j...")
+
+        def busy(pid: str) -> str:
+            return (
+                f"another ytgraph (pid {pid}) is still starting or stopping the managed Neo4j in "
+                f"{self.home} after {wait:.0f}s"
+            )
+
+        # Say so only for a real wait (a start), not for another command's quick look at the conf.
+        return exclusive(self.lock_file, timeout=wait, busy=busy, waiting=waiting, quiet_s=1.0)
+
+    def _recorded_pid(self) -> int | None:
         try:
-            pid = int(self.pid_file.read_text().strip())
+            return int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+
+    def pid(self) -> int | None:
+        """The running server's process group, None when no server of this home runs. Found in
+        the process list, so a lost or stale pid file neither hides a server nor invents one."""
+        groups = set(home_processes(self.home).values())
+        if not groups:
+            return None
+        recorded = self._recorded_pid()
+        return recorded if recorded in groups else min(groups)
 
     def http_ok(self, path: str = "/", timeout: float = 2.0) -> bool:
         url = f"http://127.0.0.1:{self.settings.http_port}{path}"
@@ -328,15 +413,24 @@ class ManagedServer:
             return False
 
     def start(self, echo: Callable[[str], object] = print) -> float:
-        """Start (resolving first if needed) and wait until Bolt answers; returns seconds to ready."""
+        """Start (resolving first if needed) and wait until Bolt answers; returns seconds to ready,
+        0.0 when it was running already with this configuration."""
         t0 = time.perf_counter()
-        if self.pid() is not None:
-            if not self._refresh():
-                self._wait_ready(t0)
-                return 0.0
-            # A server started from an older conf or Browser archive would serve stale content.
-            echo("ytgraph: the server's configuration changed; restarting Neo4j")
-            self.stop()
+        with self.lifecycle(echo):
+            running = self.pid()
+            if running is not None:
+                if self._recorded_pid() != running:  # the pid file was lost: adopt the server
+                    write_atomically(self.pid_file, f"{running}\n")
+                if not self.configure():
+                    self._wait_ready(time.perf_counter())
+                    return 0.0
+                # A server started from an older conf or Browser archive would serve stale content.
+                echo("ytgraph: the server's configuration changed; restarting Neo4j")
+                self._stop()
+            return self._start(t0, echo)
+
+    def _start(self, t0: float, echo: Callable[[str], object]) -> float:
+        """Start a server of this home (none runs; the lifecycle lock is held)."""
         java, _ = find_java()
         resolved_in = self.resolve(echo=echo)
         if resolved_in:
@@ -366,7 +460,7 @@ class ManagedServer:
             "org.neo4j.server.startup.Neo4jCommand",
             "console",
         ]
-        # A session of its own: the launcher forks the server JVM, and stop() signals the group.
+        # A session of its own: the launcher forks the server JVM; neither outlives stop().
         proc = subprocess.Popen(
             cmd,
             env=self._env(java),
@@ -377,28 +471,14 @@ class ManagedServer:
             cwd=self.home,
         )
         log.close()
-        self.pid_file.write_text(f"{proc.pid}\n")
+        # Before anyone else can look (they wait for the lock), so no running server lacks one.
+        write_atomically(self.pid_file, f"{proc.pid}\n")
         try:
             self._wait_ready(boot, proc)
         except ServerError:
-            self.stop(timeout=20)  # leave no half-started server behind
+            self._stop(timeout=20)  # leave no half-started server behind
             raise
         return time.perf_counter() - t0
-
-    def _refresh(self) -> bool:
-        """Rewrite conf and the Browser archive; True when either changed (a restart applies it)."""
-        conf = self.home / "conf" / "neo4j.conf"
-        archive = self.home / "web" / "neo4j-browser.zip"
-
-        def look() -> tuple[str | None, int | None]:
-            return (
-                conf.read_text() if conf.exists() else None,
-                archive.stat().st_mtime_ns if archive.exists() else None,
-            )
-
-        before = look()
-        self.configure()
-        return look() != before
 
     def _wait_ready(self, t0: float, proc: subprocess.Popen[bytes] | None = None) -> None:
         deadline = t0 + self.settings.start_timeout_s
@@ -426,30 +506,27 @@ class ManagedServer:
         errors = [ln for ln in keep if "ERROR" in ln or "Exception" in ln]
         return " | ".join((errors or keep)[-lines:]) or "(empty server log)"
 
-    def stop(self, timeout: float = 60.0) -> bool:
-        """SIGTERM the server's process group, then SIGKILL if it lingers. False if it was not running."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._group_alive(pid):
-            time.sleep(0.2)
-        if self._group_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+    def stop(self, timeout: float = 60.0, echo: Callable[[str], object] | None = None) -> bool:
+        """Stop this home's server (SIGTERM, then SIGKILL if it lingers). False if none was running."""
+        with self.lifecycle(echo):
+            return self._stop(timeout)
 
-    @staticmethod
-    def _group_alive(pgid: int) -> bool:
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid and fields[0] != "Z":
-                    return True
-        return False
+    def _stop(self, timeout: float = 60.0) -> bool:
+        """Stop every process of this home's server, found in the process list (pid file or not);
+        the lifecycle lock is held."""
+        procs = home_processes(self.home)
+        found = bool(procs)
+        for pid in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while procs and time.monotonic() < deadline:
+            time.sleep(0.2)
+            procs = home_processes(self.home)
+        for pid in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        while home_processes(self.home) and time.monotonic() < deadline + 10:
+            time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return found

@@ -20,7 +20,7 @@ import pandas as pd
 from loaders.schema import VIDEO_COLUMNS, Dataset
 from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
-from ytgraph.console import Progress
+from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
 from ytgraph.ingest.covisit import Covisits, count
 from ytgraph.ingest.related import related_lists
@@ -246,8 +246,28 @@ def load(
     state_dir: str | Path,
     *,
     progress: Progress | None = None,
+    echo: Echo | None = stderr_line,
 ) -> LoadSummary:
-    """Load one dataset into the graph, incrementally on top of what is there; see the module doc."""
+    """Load one dataset into the graph, incrementally on top of what is there; see the module doc.
+
+    One load at a time per count state: a second one waits for the first (``[load]
+    lock_timeout_s``, 0: refused at once with BusyError) and then builds on what it committed.
+    """
+    # The lock spans reconcile ... promote: two loads interleaved there would commit against one
+    # state, and one's events would be lost or its pending state renamed under the other.
+    with StateStore(state_dir).locked(settings.load.lock_timeout_s, echo=echo):
+        return _load_locked(dataset, settings, graph, state_dir, progress=progress)
+
+
+def _load_locked(
+    dataset: Dataset,
+    settings: Settings,
+    graph: Graph,
+    state_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> LoadSummary:
+    """``load`` with the count state's lock held."""
     t0 = time.perf_counter()
     step: Progress = progress or (lambda _s, _d, _t: None)
     store = StateStore(state_dir)

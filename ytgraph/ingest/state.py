@@ -5,13 +5,18 @@ accepted event, c_i and c_ij, the current R) lives here, because c_ij for all pa
 and nobody queries it. Each state has an id that the graph records in ``(:YtgraphMeta {key:'state'})``;
 a load writes the new state as *pending*, commits the graph with the new id, then promotes the pending
 state, so a crash at any point leaves a pair that can be reconciled.
+
+One load at a time: ``locked`` holds ``<dir>/load.lock`` from reconciling to promoting, so a second
+load waits for the first (or is refused) and then starts from the state the first one committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +25,7 @@ import pandas as pd
 from loaders.schema import empty_events
 from ytgraph.errors import GraphError
 from ytgraph.ingest.covisit import Covisits
+from ytgraph.locks import exclusive
 
 
 def empty_related() -> pd.DataFrame:
@@ -65,6 +71,37 @@ class StateStore:
     def pending(self) -> Path:
         return self.path / "pending"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "load.lock"
+
+    def locked(
+        self, timeout: float, echo: Callable[[str], object] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """This state to one process: hold it for a whole load (reconcile ... promote) or reset.
+
+        Another holder is waited for up to ``timeout`` seconds (0: refused at once, BusyError).
+        """
+
+        def waiting(pid: str) -> None:
+            if echo is not None:
+                echo(f"ytgraph: waiting for another load (pid {pid}) on {self.path}...")
+
+        def busy(pid: str) -> str:
+            wait = (
+                f"after {timeout:g}s"
+                if timeout > 0
+                else "([load] lock_timeout_s: how long to wait)"
+            )
+            return f"another load (pid {pid}) holds the count state {self.path} {wait}"
+
+        return exclusive(self.lock_file, timeout=timeout, busy=busy, waiting=waiting)
+
+    def sweep(self) -> None:
+        """Remove what a load killed while writing its pending state left (call under the lock)."""
+        for tmp in self.path.glob("pending.*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
     @staticmethod
     def _state_id(folder: Path) -> str | None:
         try:
@@ -84,6 +121,7 @@ class StateStore:
         A pending state the graph already committed is promoted; one it did not is dropped. A graph
         that was emptied (no id) starts a fresh state. Any other mismatch is an error, not a guess.
         """
+        self.sweep()
         pending = self.pending_id()
         if pending is not None and pending == graph_state_id:
             self.promote()
@@ -151,3 +189,4 @@ class StateStore:
             for name in ("current", "pending", "previous"):
                 if (self.path / name).exists():
                     shutil.rmtree(self.path / name)
+            self.sweep()

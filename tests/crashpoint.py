@@ -1,0 +1,59 @@
+"""Run the ``ytgraph`` command so that it stops dead at one point of a load, for a kill -9.
+
+``python -m tests.crashpoint POINT MARKER ytgraph-args...``: when the load reaches POINT, this
+writes MARKER and sleeps; the test then kills the process with SIGKILL, exactly there. Points:
+
+- ``write_pending``: half-way through writing the pending count state (its temporary folder holds
+  some files, not all);
+- ``transaction``: inside the load's write transaction, before the RELATED lists are written;
+- ``promote``: after the transaction committed, before the pending state is promoted.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ytgraph.cli import app
+from ytgraph.ingest import load as load_module
+from ytgraph.ingest.covisit import Covisits
+from ytgraph.ingest.state import StateStore
+
+
+def stall(marker: Path) -> None:
+    """Say where we are, then wait for the SIGKILL."""
+    marker.write_text("here\n")
+    time.sleep(600)
+    raise SystemExit("crashpoint: never killed")
+
+
+def arm(point: str, marker: Path) -> None:
+    """Replace the function at ``point`` with one that stalls there."""
+    if point == "write_pending":
+
+        def save(self: Covisits, path: Path) -> None:
+            stall(marker)
+
+        Covisits.save = save  # type: ignore[method-assign]
+    elif point == "transaction":
+
+        def write_related(*_args: Any, **_kwargs: Any) -> None:
+            stall(marker)
+
+        load_module.write_related = write_related
+    elif point == "promote":
+
+        def promote(self: StateStore) -> None:
+            stall(marker)
+
+        StateStore.promote = promote  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"crashpoint: unknown point {point!r}")
+
+
+if __name__ == "__main__":
+    arm(sys.argv[1], Path(sys.argv[2]))
+    sys.argv = ["ytgraph", *sys.argv[3:]]
+    app()
