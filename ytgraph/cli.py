@@ -817,5 +817,73 @@ def browse(
             note("ytgraph: no local web browser found; open the URL above yourself")
 
 
+# -- your data: show and forget ----------------------------------------------------------------
+user_app = typer.Typer(
+    help="What ytgraph holds about a user, and forgetting it.", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
+StateDir = Annotated[
+    Path | None, typer.Option(help="Folder of the count state (as given to load).")
+]
+
+
+@user_app.command("show")
+@handled
+def user_show(
+    user: Annotated[str, typer.Argument(help="The user.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with every row.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Everything held about USER: events in the count state, actions in the graph, seeds with
+    weights, the stored pool and its stale mark, what was shown, rows of the impressions log."""
+    from ytgraph.ingest.load import default_state_dir
+    from ytgraph.recommendation.userdata import user_data
+
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        target = state_dir or default_state_dir(cfg, opened.conn.state_key)
+        data = user_data(opened.graph, user, cfg, target)
+    if as_json:
+        echo_json(data.to_json())
+    else:
+        typer.echo(data.text())
+
+
+@user_app.command("forget")
+@handled
+def user_forget(
+    users: Annotated[list[str], typer.Argument(help="The users to forget.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really forget them.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was removed as JSON.")
+    ] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Remove the users' events, sessions, actions, stored pools, impressions and the videos only
+    they created, as if they had never been loaded; the pools that depended on them go stale."""
+    from ytgraph.ingest.forget import forget
+    from ytgraph.ingest.load import default_state_dir
+
+    if not yes:
+        fail("this deletes everything held about them: add --yes", 2)
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        target = state_dir or default_state_dir(cfg, opened.conn.state_key)
+        summary = forget(users, cfg, opened.graph, target)
+    if as_json:
+        echo_json(summary.as_dict())
+        return
+    typer.echo(
+        f"forgot {len(summary.users)} user(s): {summary.events:,} events, {summary.sessions:,} "
+        f"sessions, {summary.videos_deleted:,} videos, {summary.impressions:,} impressions; "
+        f"{summary.related_sources_written:,} related lists rewritten in {summary.seconds:.1f}s"
+    )
+    if summary.stale_pools:
+        typer.echo(
+            f"{summary.stale_pools:,} stored pools are stale: "
+            "`ytgraph precompute --stale` recomputes them"
+        )
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
