@@ -67,23 +67,25 @@ def make_events(
         watch_seconds=np.nan,
         rating=np.nan,
     )
+    # Strays: a retraction of nothing; a user whose only like (of a video nothing else names) is
+    # taken back; one whose favorite is the only event of a listed video; one whose only watch,
+    # of another listed video, is taken back (listed videos stay: metadata named them).
     stray = pd.DataFrame(
-        {
-            "user_id": ["u0", "solo", "solo"],
-            "video_id": ["v99", "only", "only"],
-            "timestamp": [5, 10, 20],
-            "event": ["unfavorite", "like", "unlike"],
-            "watch_seconds": np.nan,
-            "rating": np.nan,
-        }
-    )
+        [
+            ("u0", "v99", 5, "unfavorite"),
+            ("solo", "only", 10, "like"), ("solo", "only", 20, "unlike"),
+            ("solo", "v-listed", 30, "favorite"),
+            ("gone", "v-listed2", 15, "watch"), ("gone", "v-listed2", 25, "history_remove"),
+        ],
+        columns=["user_id", "video_id", "timestamp", "event"],
+    ).assign(watch_seconds=np.nan, rating=np.nan)  # fmt: skip
     events = pd.concat([base, retractions, stray], ignore_index=True)
     return events.sample(frac=1.0, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
 
 
 def make_videos(rng: np.random.Generator, videos: int = 14) -> pd.DataFrame:
-    """Metadata for some videos (some rows carry nothing but the id) and one no event names."""
-    ids = [f"v{i:02d}" for i in range(videos) if rng.random() < 0.5] + ["v-listed"]
+    """Metadata for some videos (some rows carry nothing but the id) and two that only strays name."""
+    ids = [f"v{i:02d}" for i in range(videos) if rng.random() < 0.5] + ["v-listed", "v-listed2"]
     titled = rng.random(len(ids)) < 0.5
     return pd.DataFrame(
         {
@@ -449,4 +451,4 @@ def test_the_memory_graph_applies_retractions_as_a_load_does() -> None:
         dict(want.actions),
         want.related,
     )
-    assert "only" not in got.videos and "solo" not in got.actions
+    assert "only" not in got.videos and "gone" not in got.actions and "v-listed2" in got.videos
