@@ -18,7 +18,12 @@ import pandas as pd
 
 from ytgraph.errors import InputError
 
-EVENTS = ("watch", "like", "favorite", "rate", "playlist_add")
+# What people do; then the retractions, each taking back the same user's earlier events of one
+# kind for that video (ytgraph.ingest.retract): unlike -> like, unfavorite -> favorite,
+# playlist_remove -> playlist_add, history_remove -> watch.
+ACTIONS = ("watch", "like", "favorite", "rate", "playlist_add")
+RETRACTION_EVENTS = ("unlike", "unfavorite", "playlist_remove", "history_remove")
+EVENTS = ACTIONS + RETRACTION_EVENTS
 EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event", "watch_seconds", "rating")
 REQUIRED_EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event")
 RATING_RANGE = (0.0, 5.0)

@@ -230,3 +230,28 @@ def expand_reference(
         paths.sort(key=path_order)
     order = sorted(found, key=lambda c: (-found[c][0].strength, c))[: settings.max_candidates]
     return {c: found[c] for c in order}
+
+
+RETRACTS = {
+    "unlike": "like",
+    "unfavorite": "favorite",
+    "playlist_remove": "playlist_add",
+    "history_remove": "watch",
+}
+
+
+def retract_ref(events: pd.DataFrame) -> pd.DataFrame:
+    """The events a fresh load would see after retractions: every row of a kind some retraction
+    of the same user and video takes back at or after its time goes, and so do the retractions."""
+    takes: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for row in events.itertuples(index=False):
+        if row.event in RETRACTS:
+            takes[(row.user_id, row.video_id, RETRACTS[row.event])].append(int(row.timestamp))
+    keep = [
+        row.event not in RETRACTS
+        and not any(
+            t >= row.timestamp for t in takes.get((row.user_id, row.video_id, row.event), [])
+        )
+        for row in events.itertuples(index=False)
+    ]
+    return events[keep].reset_index(drop=True)

@@ -20,6 +20,7 @@ from tests.conftest import make_settings
 from ytgraph.cli import app
 from ytgraph.db.connect import Connection
 from ytgraph.db.graph import Graph
+from ytgraph.errors import YtGraphError
 from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
 
 GOOD = """user_id,video_id,timestamp,event,watch_seconds,rating
@@ -383,3 +384,44 @@ def test_the_installed_entry_point_gives_one_line_too(tmp_path: Path) -> None:
     assert "bolt://" in one_line(done.returncode, done.stdout, done.stderr)
     done = cli("load", "--help")
     assert done.returncode == 0 and "--rejects" in done.stdout and not done.stderr
+
+
+def test_a_state_folder_that_is_a_file_is_one_line_for_every_command(
+    cli_env: Graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD)
+    assert run("load", str(events))[0] == 0
+    monkeypatch.setenv("YTGRAPH_LOAD__STATE_DIR", str(events))
+    for args in (["recommend", "u1"], ["user", "show", "u1"], ["user", "forget", "u1", "--yes"]):
+        assert "is a file, not a folder" in one_line(*run(*args)), args
+    assert events.read_text() == GOOD
+
+
+def test_trace_names_each_query_before_it_runs_and_after(cli_env: Graph, tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(GOOD)
+    result = CliRunner().invoke(app, ["-q", "--trace", "load", str(events)])
+    assert result.exit_code == 0, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("trace: ")]
+    starts = [ln for ln in lines if ln.endswith(" ...")]
+    ends = [ln for ln in lines if " rows in " in ln]
+    assert starts and len(starts) == len(ends) and len(starts) + len(ends) == len(lines)
+    # Each query is announced, then reported, before the next one starts.
+    for before, after in zip(lines[::2], lines[1::2], strict=True):
+        name = before.removeprefix("trace: ").split(" (")[0].removesuffix(" ...")
+        assert after.startswith(f"trace: {name}: "), (before, after)
+    # The load's batches say how many rows they send: this file has 3 videos, 7 watches and
+    # 2 other actions.
+    for sent in ("ensure_videos (3 rows)", "upsert_watched (7 rows)", "upsert_actions (2 rows)"):
+        assert f"trace: {sent} ..." in starts, starts
+    # No --trace, no trace lines (an earlier --trace in this process does not linger).
+    assert "trace:" not in CliRunner().invoke(app, ["stats"]).stderr
+
+
+def test_a_failing_query_was_named_before_it_failed(graph: Graph) -> None:
+    seen: list[str] = []
+    graph.announcer = lambda name, sent: seen.append(name)
+    with pytest.raises(YtGraphError, match="related_of"):
+        graph.run("related_of")  # its parameters are missing: Neo4j refuses it
+    assert seen == ["related_of"]

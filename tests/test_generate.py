@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from loaders import read_canonical
-from loaders.schema import EVENT_COLUMNS, EVENTS, VIDEO_COLUMNS, empty_events
+from loaders.schema import ACTIONS, EVENT_COLUMNS, VIDEO_COLUMNS, empty_events
 from ytgraph.errors import InputError
 from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
 
@@ -38,7 +38,7 @@ def test_schema(world: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     for name, kind in VIDEO_COLUMNS.items():
         assert videos[name].dtype == (object if kind == "str" else np.float64), name
     assert videos["video_id"].dtype == object
-    assert set(events["event"]) == set(EVENTS)
+    assert set(events["event"]) == set(ACTIONS)
     assert videos["video_id"].is_unique
     assert set(events["video_id"]) <= set(videos["video_id"])
     assert videos[list(VIDEO_COLUMNS)].drop(columns=["rating_avg"]).notna().all().all()

@@ -113,8 +113,31 @@ def main(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
     ] = False,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Every Neo4j query on stderr: its name before it runs (so a failing or hanging "
+            "query shows), then its rows and time.",
+        ),
+    ] = False,
 ) -> None:
     STATE.config, STATE.uri, STATE.profile, STATE.quiet = config, uri, profile, quiet
+    # Set on every invocation (off too), so in-process callers never inherit an earlier --trace;
+    # without it the driver is not imported just to say so (`--help` stays fast).
+    if trace or "ytgraph.db.graph" in sys.modules:
+        from ytgraph.db.graph import trace_all
+
+        trace_all(*((_trace_start, _trace_end) if trace else (None, None)))
+
+
+def _trace_start(name: str, sent: int) -> None:
+    rows = f" ({sent:,} rows)" if sent else ""
+    typer.echo(f"trace: {name}{rows} ...", err=True)
+
+
+def _trace_end(name: str, rows: int, seconds: float) -> None:
+    typer.echo(f"trace: {name}: {rows:,} rows in {seconds * 1000:.1f} ms", err=True)
 
 
 def fail(message: str, code: int) -> None:
@@ -211,11 +234,20 @@ class _Opened:
         from ytgraph.db.connect import resolve
         from ytgraph.db.graph import Graph
 
+        self.cfg = cfg
         self.conn = resolve(cfg.neo4j, echo=None if STATE.quiet else note)
         self.graph = Graph(self.conn.driver, self.conn.database)
 
     def __enter__(self) -> _Opened:
         return self
+
+    def state_folder(self, given: Path | None = None) -> Path:
+        """The count state's folder (``given``, else this server's default), one that ytgraph can
+        write into: a file in its place or no permission is one line and exit 2."""
+        from ytgraph.ingest.load import default_state_dir
+
+        folder = given or default_state_dir(self.cfg, self.conn.state_key)
+        return _output_folder(folder, "state folder")
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
@@ -354,7 +386,6 @@ def load(
     rewrites what the new events change.
     """
     from loaders import read_dataset
-    from ytgraph.ingest.load import default_state_dir
     from ytgraph.ingest.load import load as run_load
 
     cfg = settings(
@@ -387,9 +418,7 @@ def load(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        target = chosen_state or _output_folder(
-            default_state_dir(cfg, opened.conn.state_key), "state folder"
-        )
+        target = opened.state_folder(chosen_state)
         summary = run_load(dataset, cfg, opened.graph, target, progress=step, echo=note)
     summary.rejects_file = rejects_path
     if as_json:
@@ -465,7 +494,7 @@ def reset(
     state_dir: Annotated[Path | None, typer.Option(help="Count state folder to clear too.")] = None,
 ) -> None:
     """Delete every node and relationship and the count state beside them."""
-    from ytgraph.ingest.load import default_state_dir, wipe_graph
+    from ytgraph.ingest.load import wipe_graph
     from ytgraph.ingest.state import StateStore
 
     if not yes:
@@ -474,7 +503,7 @@ def reset(
         raise InputError(f"state folder {state_dir} is a file, not a folder")
     cfg = settings()
     with _Opened(cfg) as opened:
-        store = StateStore(state_dir or default_state_dir(cfg, opened.conn.state_key))
+        store = StateStore(opened.state_folder(state_dir))
         # Not under a load's feet: the graph and its count state go together, between loads.
         with store.locked(cfg.load.lock_timeout_s, echo=note):
             wipe_graph(opened.graph)
@@ -536,7 +565,6 @@ def recommend(
     else computed online), preferring those the user was shown least, so a second call shows new
     ones; what was shown is recorded (User.shown, and impressions.csv in the state folder).
     """
-    from ytgraph.ingest.load import default_state_dir
     from ytgraph.recommendation.serve import ImpressionRecorder, serve
     from ytgraph.recommendation.service import Failed, check_n, recommend_many
     from ytgraph.recommendation.service import recommend as online
@@ -546,7 +574,7 @@ def recommend(
     def opened_recorder(opened: _Opened) -> ImpressionRecorder | None:
         if fresh:
             return None
-        log = default_state_dir(cfg, opened.conn.state_key) / "impressions.csv"
+        log = opened.state_folder() / "impressions.csv"
         return ImpressionRecorder(opened.graph, keep=cfg.serving.shown_keep, log=log)
 
     def run_recommend(graph: Any, user_id: str, cfg: Settings, **kw: Any) -> Any:
@@ -930,6 +958,72 @@ def browse(
 
         if not webbrowser.open(str(info["url"])):
             note("ytgraph: no local web browser found; open the URL above yourself")
+
+
+# -- your data: show and forget ----------------------------------------------------------------
+user_app = typer.Typer(
+    help="What ytgraph holds about a user, and forgetting it.", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
+StateDir = Annotated[
+    Path | None, typer.Option(help="Folder of the count state (as given to load).")
+]
+
+
+@user_app.command("show")
+@handled
+def user_show(
+    user: Annotated[str, typer.Argument(help="The user.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with every row.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Everything held about USER: events in the count state, actions in the graph, seeds with
+    weights, the stored pool and its stale mark, what was shown, rows of the impressions log."""
+    from ytgraph.recommendation.userdata import user_data
+
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        target = opened.state_folder(state_dir)
+        data = user_data(opened.graph, user, cfg, target)
+    if as_json:
+        echo_json(data.to_json())
+    else:
+        typer.echo(data.text())
+
+
+@user_app.command("forget")
+@handled
+def user_forget(
+    users: Annotated[list[str], typer.Argument(help="The users to forget.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really forget them.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was removed as JSON.")
+    ] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Remove the users' events, sessions, actions, stored pools, impressions and the videos only
+    they created, as if they had never been loaded; the pools that depended on them go stale."""
+    from ytgraph.ingest.forget import forget
+
+    if not yes:
+        fail("this deletes everything held about them: add --yes", 2)
+    cfg = settings()
+    with _Opened(cfg) as opened:
+        target = opened.state_folder(state_dir)
+        summary = forget(users, cfg, opened.graph, target, echo=note)
+    if as_json:
+        echo_json(summary.as_dict())
+        return
+    typer.echo(
+        f"forgot {len(summary.users)} user(s): {summary.events:,} events, {summary.sessions:,} "
+        f"sessions, {summary.videos_deleted:,} videos, {summary.impressions:,} impressions; "
+        f"{summary.related_sources_written:,} related lists rewritten in {summary.seconds:.1f}s"
+    )
+    if summary.stale_pools:
+        typer.echo(
+            f"{summary.stale_pools:,} stored pools are stale: "
+            "`ytgraph precompute --stale` recomputes them"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

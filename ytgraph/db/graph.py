@@ -21,7 +21,8 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from ytgraph.errors import GraphError, YtGraphError
 
-Tracer = Callable[[str, int, float], None]  # (query name, rows, seconds)
+Tracer = Callable[[str, int, float], None]  # after a query: (name, rows, seconds)
+Announcer = Callable[[str, int], None]  # before a query: (name, rows sent; 0 unless a batch)
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -69,15 +70,33 @@ def parameters(text: str) -> set[str]:
     return set(_PARAM.findall(code))
 
 
+# Hooks every new Graph starts with: the CLI's --trace sets them once for the whole process, so
+# graphs made deep inside a command (evaluate's own server, the API's pool) are traced too.
+_DEFAULT_HOOKS: dict[str, Any] = {"announcer": None, "tracer": None}
+
+
+def trace_all(announcer: Announcer | None, tracer: Tracer | None) -> None:
+    """Give every Graph made from now on these hooks (unless it is given its own)."""
+    _DEFAULT_HOOKS.update(announcer=announcer, tracer=tracer)
+
+
 @dataclass
 class Graph:
-    """A driver plus a database name, with a tracer hook that sees every query's name, rows and time."""
+    """A driver plus a database name, with hooks that see every query: ``announcer`` before it
+    runs (so a failing or hanging query shows), ``tracer`` after, with its rows and time."""
 
     driver: neo4j.Driver
     database: str = "neo4j"
-    tracer: Tracer | None = None
+    tracer: Tracer | None = field(default_factory=lambda: _DEFAULT_HOOKS["tracer"])
+    announcer: Announcer | None = field(default_factory=lambda: _DEFAULT_HOOKS["announcer"])
     # Figures read once and served many times (catalogue stats, the popular list); a load clears it.
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _announce(self, name: str, sent: int = 0) -> float:
+        """Say a query is about to run; returns its start time for ``_trace``."""
+        if self.announcer is not None:
+            self.announcer(name, sent)
+        return time.perf_counter()
 
     def _trace(self, name: str, rows: int, t0: float) -> None:
         if self.tracer is not None:
@@ -85,7 +104,7 @@ class Graph:
 
     def run(self, name: str, *, write: bool = False, **params: Any) -> list[dict[str, Any]]:
         """Run one named statement; returns its records as dicts."""
-        t0 = time.perf_counter()
+        t0 = self._announce(name)
         try:
             if write:
                 records, _, _ = self.driver.execute_query(
@@ -115,7 +134,7 @@ class Graph:
         """Run every statement of a file, each in its own transaction (schema changes); returns count."""
         stmts = statements(name)
         for i, text in enumerate(stmts):
-            t0 = time.perf_counter()
+            t0 = self._announce(f"{name}[{i + 1}]")
             try:
                 self.driver.execute_query(text, database_=self.database)
             except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
@@ -125,7 +144,7 @@ class Graph:
 
     def run_autocommit(self, name: str, **params: Any) -> None:
         """Run a statement that manages its own transactions (``CALL { } IN TRANSACTIONS``)."""
-        t0 = time.perf_counter()
+        t0 = self._announce(name)
         try:
             with self.driver.session(database=self.database) as session:
                 session.run(query(name), params).consume()
@@ -181,7 +200,7 @@ class Reader:
 
     def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run one named statement; returns its records as dicts (plain values, as ``Graph.run``)."""
-        t0 = time.perf_counter()
+        t0 = self.graph._announce(name)
         try:
             records = [dict(r) for r in self.tx.run(query(name), params)]
         except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
@@ -198,7 +217,7 @@ class Writer:
     graph: Graph
 
     def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        t0 = time.perf_counter()
+        t0 = self.graph._announce(name)
         result = self.tx.run(query(name), params)
         records = [r.data() for r in result]
         self.graph._trace(name, len(records), t0)
@@ -215,7 +234,7 @@ class Writer:
         """Send ``rows`` as ``$rows`` in fixed-size batches; returns how many rows went."""
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            t0 = time.perf_counter()
+            t0 = self.graph._announce(name, len(chunk))
             self.tx.run(query(name), {"rows": chunk, **params}).consume()
             self.graph._trace(name, len(chunk), t0)
             if progress is not None:

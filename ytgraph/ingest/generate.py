@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from loaders.schema import DAY, EVENTS, VIDEO_COLUMNS
+from loaders.schema import ACTIONS, DAY, VIDEO_COLUMNS
 from ytgraph.errors import InputError
 
 CATEGORY_WORDS = (
@@ -361,7 +361,7 @@ def generate_world(cfg: GenerateConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     ev_ws = [watch_seconds]
     ev_rating = [np.full(n_w, np.nan)]
     ev_seq = [np.arange(n_w) * 5]
-    kinds = EVENTS  # index = the event code in ev_kind
+    kinds = ACTIONS  # index = the event code in ev_kind (generated worlds retract nothing)
     sim: dict[str, np.ndarray] = {"watch": np.bincount(w_vid, minlength=n_v)}
     rating_sum = np.zeros(n_v)
     for j, name in enumerate(kinds[1:], start=1):

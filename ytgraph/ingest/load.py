@@ -24,6 +24,7 @@ from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
 from ytgraph.ingest.covisit import Covisits, count
 from ytgraph.ingest.related import related_lists
+from ytgraph.ingest.retract import SESSION_EVENTS, apply_removals, live, removals, retracted
 from ytgraph.ingest.sessions import counted_watches, sessionize
 from ytgraph.ingest.staleness import catalog_moved, changed_lists, moved_videos, reaching
 from ytgraph.ingest.state import CountState, StateStore
@@ -57,6 +58,7 @@ class LoadSummary:
     seconds: float
     state_dir: str
     rejects_file: str | None = None
+    retracted: int = 0  # events a retraction took out (loaded before, or arriving retracted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -282,6 +284,10 @@ def _load_locked(
     already = len(dataset.events) - len(new)
     events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
     events = events.reset_index(drop=True)
+    # Retractions take their events out (the retraction rows stay, for events arriving later).
+    out = retracted(events)
+    arrived = live(new[~out[len(events) - len(new) :]])
+    events, dropped = events[~out].reset_index(drop=True), events[out]
 
     durations = old.durations.copy()
     given = video_durations(dataset.videos)
@@ -298,7 +304,7 @@ def _load_locked(
         cov = count(sessions)
     else:
         assert old.covisits is not None
-        users = new.loc[new["event"] == "watch", "user_id"].unique()
+        users = new.loc[new["event"].isin(SESSION_EVENTS), "user_id"].unique()
         before = old.events[(old.events["event"] == "watch") & old.events["user_id"].isin(users)]
         after = watches[watches["user_id"].isin(users)]
         cov = old.covisits.combine(count(sessionize(before, settings.sessions, old.durations)), -1)
@@ -313,12 +319,12 @@ def _load_locked(
         if full
         else changed_sources(old.related, related)
     )
-    count_ids, count_values = _counts_changed(None if full else old.covisits, cov)
+    count_ids, count_values = _counts_changed(old.covisits, cov)
 
     # 3. Graph rows: only the (user, video) pairs with new events, videos with metadata given.
     pairs = new[["user_id", "video_id"]].drop_duplicates()
     video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
-    seen_ids = np.union1d(new["video_id"].unique().astype(object), count_ids)
+    seen_ids = np.union1d(arrived["video_id"].unique().astype(object), count_ids)
     watched = watched_rows(events, pairs, durations, settings)
     actions = action_rows(events, pairs)
     rel_rows = related_rows(related, sources)
@@ -329,6 +335,8 @@ def _load_locked(
             c, {"dst": c["dst"].tolist(), "position": c["position"].astype(int).tolist()}
         )
 
+    catalog = catalog_of(old.catalog, dataset)
+    gone = removals(events, dropped, catalog, _listed(graph, catalog, dropped))
     state = CountState(
         events=events,
         durations=durations,
@@ -336,6 +344,7 @@ def _load_locked(
         related=related,
         fingerprint=fp,
         state_id=CountState.new_id(),
+        catalog=catalog,
     )
     store.write_pending(state)
     batch = settings.load.batch_size
@@ -360,11 +369,8 @@ def _load_locked(
             _write(tx, "link_categories", cat.to_dict("records"), batch, step)
         _write(tx, "upsert_watched", watched, batch, step)
         _write(tx, "upsert_actions", actions, batch, step)
-        counts = [
-            {"video_id": v, "sessions": int(c)}
-            for v, c in zip(count_ids, count_values, strict=True)
-        ]
-        _write(tx, "set_video_counts", counts, batch, step)
+        apply_removals(tx, gone, batch)
+        _write(tx, "set_video_counts", count_rows(count_ids, count_values), batch, step)
         write_related(tx, rel_rows, batch, settings.related.top_n, step)
         _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
         if marking:
@@ -372,7 +378,7 @@ def _load_locked(
             moved = moved_videos(
                 quality_before, tx.run("video_quality", ids=quality_ids.tolist()), tolerance
             )
-            tx.run("stale_mark_pool_users", moved=dict.fromkeys(moved, True))
+            tx.run("stale_mark_pool_users", moved=dict.fromkeys([*moved, *gone.videos], True))
             if catalog_moved(
                 catalog_before[0] if catalog_before else {},
                 tx.run("catalog_stats")[0],
@@ -403,7 +409,33 @@ def _load_locked(
         stale_pools=int(pools["stale"]),
         seconds=time.perf_counter() - t0,
         state_dir=str(state_dir),
+        retracted=len(dropped),
     )
+
+
+def count_rows(ids: np.ndarray, values: np.ndarray) -> list[dict[str, Any]]:
+    """``set_video_counts`` rows; a video left without sessions loses the property (None), as a
+    fresh load never sets it."""
+    return [{"video_id": v, "sessions": int(c) or None} for v, c in zip(ids, values, strict=True)]
+
+
+def catalog_of(old: set[str] | None, dataset: Dataset) -> set[str] | None:
+    """The video ids any videos table or crawl named so far (None stays unknown)."""
+    if old is None:
+        return None
+    ids = set(dataset.videos["video_id"].astype(str)) if len(dataset.videos) else set()
+    crawl = dataset.crawl_related
+    if crawl is not None and len(crawl):
+        ids |= set(crawl["src"].astype(str)) | set(crawl["dst"].astype(str))
+    return old | ids
+
+
+def _listed(graph: Graph, catalog: set[str] | None, removed: pd.DataFrame) -> set[str]:
+    """With no catalogue (an older state), the removed events' videos that carry metadata."""
+    if catalog is not None or removed.empty:
+        return set()
+    ids = removed["video_id"].unique().tolist()
+    return {r["video_id"] for r in graph.run("videos_listed", ids=ids)}
 
 
 def _mark_stale(

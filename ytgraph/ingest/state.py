@@ -51,6 +51,9 @@ class CountState:
     related: pd.DataFrame = field(default_factory=empty_related)
     fingerprint: str = ""
     state_id: str = ""
+    # Video ids a videos table or a crawl ever named (what removals never delete); None: a state
+    # written before this was kept, so unknown.
+    catalog: set[str] | None = field(default_factory=set)
 
     @staticmethod
     def new_id() -> str:
@@ -152,6 +155,7 @@ class StateStore:
             related=pd.read_parquet(folder / "related.parquet"),
             fingerprint=meta["fingerprint"],
             state_id=meta["state_id"],
+            catalog=_read_catalog(folder / "catalog.parquet"),
         )
 
     def write_pending(self, state: CountState) -> None:
@@ -169,6 +173,9 @@ class StateStore:
         assert state.covisits is not None
         state.covisits.save(tmp / "covisits.npz")
         state.related.to_parquet(tmp / "related.parquet", index=False)
+        if state.catalog is not None:
+            ids = pd.Series(sorted(state.catalog), dtype=object, name="video_id")
+            ids.to_frame().to_parquet(tmp / "catalog.parquet", index=False)
         (tmp / "state.json").write_text(
             json.dumps({"state_id": state.state_id, "fingerprint": state.fingerprint})
         )
@@ -190,3 +197,10 @@ class StateStore:
                 if (self.path / name).exists():
                     shutil.rmtree(self.path / name)
             self.sweep()
+
+
+def _read_catalog(path: Path) -> set[str] | None:
+    """The catalogue's video ids, or None when the state predates the file."""
+    if not path.exists():
+        return None
+    return set(pd.read_parquet(path)["video_id"].astype(str).tolist())

@@ -24,6 +24,7 @@ from ytgraph.config import CandidateSettings, Settings
 from ytgraph.ingest.covisit import count
 from ytgraph.ingest.load import action_rows, video_durations, video_properties, watched_rows
 from ytgraph.ingest.related import related_lists
+from ytgraph.ingest.retract import live, retracted
 from ytgraph.ingest.sessions import sessionize
 from ytgraph.recommendation.candidates import FEATURES, Candidate, PathList, check_depth
 from ytgraph.recommendation.ranking import CatalogStats, popularity_value
@@ -52,6 +53,7 @@ class MemoryGraph:
     def build(cls, dataset: Dataset, settings: Settings) -> MemoryGraph:
         """Count, relate and aggregate ``dataset`` as ``load`` would into an empty graph."""
         events = dataset.events.drop_duplicates(ignore_index=True)
+        events = live(events[~retracted(events)])  # what is left after retractions, as a load
         videos = dataset.videos
         durations = video_durations(videos)
         watches = events[events["event"] == "watch"]
