@@ -361,6 +361,36 @@ def test_a_load_killed_at_any_point_then_rerun_equals_a_clean_load(
     assert (graph_digest(), state_digest(state)) == world.expected
 
 
+def test_a_server_killed_inside_a_load_then_rerun_equals_a_clean_load(
+    world: World, tmp_path: Path
+) -> None:
+    """kill -9 of the Neo4j JVM while a load's transaction is open: nothing of it commits, and
+    the rerun (which starts the server again and lets it recover) finishes the load."""
+    state = tmp_path / "state"
+    reset(tmp_path, state)
+    load(tmp_path, world.a, state)
+    only_a = graph_digest()
+    marker = tmp_path / "reached-transaction"
+    proc = spawn(
+        ["transaction", str(marker), "load", str(world.b), "--state-dir", str(state)],
+        tmp_path,
+        module="tests.crashpoint",
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), finish(proc).err
+    kill_home_processes()  # the server dies with the transaction open
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    started = ytgraph("neo4j", "start", cwd=tmp_path)  # it recovers its store
+    assert started.code == 0, started.err
+    assert graph_digest() == only_a  # nothing of the open transaction survived
+    done = load(tmp_path, world.b, state)
+    assert "0 new events" not in done.out
+    assert (graph_digest(), state_digest(state)) == world.expected
+
+
 def test_stop_and_status_find_a_server_whose_pid_file_is_gone(home: Path, tmp_path: Path) -> None:
     started = ytgraph("neo4j", "start", cwd=tmp_path)  # running already, unless run alone
     assert started.code == 0 and home_processes(), started.err
