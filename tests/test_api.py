@@ -34,7 +34,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.conftest import REPO, make_settings
-from tests.worlds import ODD, RELATED, build_world, title, world_settings
+from tests.worlds import ODD, RELATED, build_world, graph_dump, title, world_settings
 from ytgraph.api import create_app, listen
 from ytgraph.config import Settings
 from ytgraph.db.connect import Connection
@@ -324,25 +324,9 @@ def test_concurrent_clients_get_the_same_lists(api: Api) -> None:
     assert [r["video_id"] for r in json.loads(u1)["recommendations"]] == U1
 
 
-def snapshot(graph: Graph) -> tuple[list[Any], list[Any]]:
-    """Every node and relationship with its labels or type and all its properties."""
-    nodes, _, _ = graph.driver.execute_query(
-        "MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS props"
-    )
-    rels, _, _ = graph.driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN elementId(a) AS a, type(r) AS type, elementId(b) AS b, "
-        "properties(r) AS props"
-    )
-    return sorted(map(as_text, nodes)), sorted(map(as_text, rels))
-
-
-def as_text(record: neo4j.Record) -> str:
-    return json.dumps(record.data(), sort_keys=True, default=str)
-
-
 def test_no_endpoint_writes_to_the_graph_unless_recording(api: Api) -> None:
     precompute(api.graph, api.settings)  # so the stored path is read too
-    before = snapshot(api.graph)
+    before = graph_dump(api.graph, meta=True)
     assert len(before[0]) == 19 and len(before[1]) > 10  # 14 videos, 3 users, 2 channels
     paths = [
         "/recommend/u1?n=4",  # stored
@@ -360,7 +344,7 @@ def test_no_endpoint_writes_to_the_graph_unless_recording(api: Api) -> None:
     with ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(lambda p: get(api.url + p).status, paths * 5))
     assert set(statuses) == {200, 400, 404}
-    assert snapshot(api.graph) == before
+    assert graph_dump(api.graph, meta=True) == before
 
 
 def test_visits_rotate_and_are_recorded(
@@ -372,7 +356,7 @@ def test_visits_rotate_and_are_recorded(
     build_world(graph)
     precompute(graph, settings)
     pool = [r.video_id for r in recommend(graph, "u1", settings, n=60).recommendations]
-    before = snapshot(graph)
+    before = graph_dump(graph, meta=True)
     log_file = tmp_path / "impressions.csv"
     app = create_app(settings, Graph(neo4j_conn.driver, neo4j_conn.database), impressions=log_file)
     with serving(app) as url:
@@ -387,10 +371,12 @@ def test_visits_rotate_and_are_recorded(
     with log_file.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["video_id"] for r in rows] == first + second + U1  # the shutdown flushed the rest
-    nodes, rels = snapshot(graph)
+    nodes, rels = graph_dump(graph, meta=True)
     assert rels == before[1]
-    changed = set(nodes) - set(before[0])
-    assert len(changed) == 1 and '"shown"' in next(iter(changed))  # u1's node, only User.shown
+    (changed,) = set(nodes) - set(before[0])  # u1's node, and of it only User.shown
+    (was,) = [dict(n[1]) for n in before[0] if dict(n[1]).get("user_id") == "u1"]
+    now = dict(changed[1])
+    assert "shown" in now and {k: v for k, v in now.items() if k != "shown"} == was
 
 
 # ------------------------------------------------------------------------------ the command

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import make_settings
 from ytgraph.cli import app
-from ytgraph.db.connect import Connection
 from ytgraph.db.graph import Graph
 from ytgraph.errors import YtGraphError
 from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
@@ -41,38 +39,6 @@ u5,c,1704103200,watch,-3,
 u5,c,1704103200,rate,,9
 u5,c,1704103200
 """
-
-
-def point_at_test_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The CLI's server is the test server, its state folder and working folder this test's own."""
-    s = make_settings()
-    if not s.neo4j.uri:
-        monkeypatch.setenv("YTGRAPH_NEO4J__BOLT_PORT", str(s.neo4j.bolt_port))
-        monkeypatch.setenv("YTGRAPH_NEO4J__HTTP_PORT", str(s.neo4j.http_port))
-        monkeypatch.setenv("YTGRAPH_NEO4J__HOME", s.neo4j.home)
-        monkeypatch.setenv("YTGRAPH_NEO4J__HEAP", s.neo4j.heap)
-        monkeypatch.setenv("YTGRAPH_NEO4J__PAGECACHE", s.neo4j.pagecache)
-    monkeypatch.setenv("YTGRAPH_LOAD__STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def cli_env(
-    neo4j_conn: Connection, graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Graph:
-    """Point the CLI at the test server with a state folder of this test's own."""
-    point_at_test_server(monkeypatch, tmp_path)
-    # The hand-worked expectations below were computed with the paper's settings.
-    monkeypatch.setenv("YTGRAPH_PROFILE", "paper")
-    return graph
-
-
-@pytest.fixture
-def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """For mistakes that must fail before any server is needed (should one get through, it meets
-    the test server, never the default one). Returns the working folder."""
-    point_at_test_server(monkeypatch, tmp_path)
-    return tmp_path
 
 
 def run(*args: str) -> tuple[int, str, str]:

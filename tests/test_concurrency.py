@@ -329,6 +329,21 @@ def test_two_loads_at_once_are_each_applied_once(world: World, tmp_path: Path) -
     assert (graph_digest(), state_digest(state)) == world.expected
 
 
+def stopped_at(point: str, events: Path, state: Path, cwd: Path) -> subprocess.Popen[str]:
+    """A ``load`` of ``events`` that has reached ``point`` (tests/crashpoint.py) and waits there."""
+    marker = cwd / f"reached-{point}"
+    proc = spawn(
+        [point, str(marker), "load", str(events), "--state-dir", str(state)],
+        cwd,
+        module="tests.crashpoint",
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), finish(proc).err
+    return proc
+
+
 def test_a_load_killed_at_any_point_then_rerun_equals_a_clean_load(
     world: World, tmp_path: Path
 ) -> None:
@@ -338,16 +353,7 @@ def test_a_load_killed_at_any_point_then_rerun_equals_a_clean_load(
     load(tmp_path, world.a, state)
     only_a = graph_digest()
     for point in ("write_pending", "transaction", "promote"):
-        marker = tmp_path / f"reached-{point}"
-        proc = spawn(
-            [point, str(marker), "load", str(world.b), "--state-dir", str(state)],
-            tmp_path,
-            module="tests.crashpoint",
-        )
-        deadline = time.monotonic() + 120
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert marker.exists(), finish(proc).err
+        proc = stopped_at(point, world.b, state, tmp_path)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
         if point == "write_pending":  # killed while writing its pending state: half a folder
@@ -370,16 +376,7 @@ def test_a_server_killed_inside_a_load_then_rerun_equals_a_clean_load(
     reset(tmp_path, state)
     load(tmp_path, world.a, state)
     only_a = graph_digest()
-    marker = tmp_path / "reached-transaction"
-    proc = spawn(
-        ["transaction", str(marker), "load", str(world.b), "--state-dir", str(state)],
-        tmp_path,
-        module="tests.crashpoint",
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.exists(), finish(proc).err
+    proc = stopped_at("transaction", world.b, state, tmp_path)
     kill_home_processes()  # the server dies with the transaction open
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)

@@ -4,7 +4,6 @@ idempotent, incremental loads equal one full load, and a failed load changes not
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from loaders.schema import Dataset, ReadReport, empty_videos
 from tests.conftest import wipe
 from tests.reference import count_ref, scores_ref, sessionize_ref, topn_ref
+from tests.worlds import dataset, graph_dump
 from ytgraph.config import Settings
 from ytgraph.db.graph import Graph
 from ytgraph.ingest.load import load
@@ -38,34 +37,6 @@ def make_events(
             "watch_seconds": np.where(kinds == "watch", rng.integers(1, 600, size=n), np.nan),
             "rating": rating,
         }
-    )
-
-
-def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset:
-    n = len(events)
-    return Dataset(
-        events=events,
-        videos=videos if videos is not None else empty_videos(),
-        report=ReadReport(read=n, accepted=n),
-    )
-
-
-def snapshot(graph: Graph) -> tuple[list[Any], list[Any]]:
-    """Every node and relationship with its properties (meta bookkeeping left out), sorted."""
-    nodes, _, _ = graph.driver.execute_query(
-        "MATCH (n) WHERE NOT n:YtgraphMeta RETURN labels(n) AS l, properties(n) AS p"
-    )
-    rels, _, _ = graph.driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(a) AS a, properties(b) AS b, "
-        "properties(r) AS p"
-    )
-
-    def norm(p: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted((k, round(v, 9) if isinstance(v, float) else v) for k, v in p.items()))
-
-    return (
-        sorted((tuple(r["l"]), norm(r["p"])) for r in nodes),
-        sorted((r["t"], norm(r["a"]), norm(r["b"]), norm(r["p"])) for r in rels),
     )
 
 
@@ -162,9 +133,9 @@ def test_reload_is_idempotent(graph: Graph, settings: Settings, tmp_path: Path) 
     events = make_events(np.random.default_rng(5), 300)
     state = tmp_path / "state"
     first = load(dataset(events), settings, graph, state)
-    before = snapshot(graph)
+    before = graph_dump(graph)
     again = load(dataset(events), settings, graph, state)
-    assert snapshot(graph) == before
+    assert graph_dump(graph) == before
     assert first.new_events == len(events.drop_duplicates())
     assert again.new_events == 0 and again.already_loaded == len(events)
     assert again.related_sources_written == 0
@@ -208,13 +179,13 @@ def test_incremental_equals_full(
     wipe(graph)
     StateStore(tmp / "full").clear()
     load(dataset(events), settings, graph, tmp / "full")
-    full = snapshot(graph)
+    full = graph_dump(graph)
 
     wipe(graph)
     load(dataset(part_a), settings, graph, tmp / "inc")
     summary = load(dataset(part_b), settings, graph, tmp / "inc")
     assert not summary.full_rebuild
-    assert snapshot(graph) == full
+    assert graph_dump(graph) == full
 
 
 class Boom(RuntimeError):
@@ -228,7 +199,7 @@ def test_failed_load_leaves_graph_as_it_was(
     first, second = make_events(rng, 200), make_events(rng, 200, users=20, videos=25)
     state = tmp_path / "state"
     load(dataset(first), settings, graph, state)
-    before = snapshot(graph)
+    before = graph_dump(graph)
     state_id = StateStore(state).current_id()
 
     calls = {"n": 0}
@@ -244,7 +215,7 @@ def test_failed_load_leaves_graph_as_it_was(
         load(dataset(second), settings, graph, state)
     graph.tracer = None
     assert calls["n"] > 3
-    assert snapshot(graph) == before
+    assert graph_dump(graph) == before
     # The pending state was never committed: the next load drops it and starts from the old one.
     assert StateStore(state).current_id() == state_id
     summary = load(dataset(second), settings, graph, state)

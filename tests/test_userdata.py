@@ -22,12 +22,12 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from loaders.schema import EVENT_COLUMNS, RETRACTION_EVENTS, Dataset, ReadReport, empty_videos
+from loaders.schema import EVENT_COLUMNS, RETRACTION_EVENTS
 from tests.conftest import make_settings, wipe
 from tests.reference import retract_ref
+from tests.worlds import dataset, graph_dump
 from ytgraph.cli import app
 from ytgraph.config import Settings
-from ytgraph.db.connect import Connection
 from ytgraph.db.graph import Graph
 from ytgraph.errors import NotFoundError
 from ytgraph.ingest.forget import forget
@@ -93,34 +93,6 @@ def make_videos(rng: np.random.Generator, videos: int = 14) -> pd.DataFrame:
             "title": [f"T {v}" if t else None for v, t in zip(ids, titled, strict=True)],
             "duration_seconds": [300.0 if t else np.nan for t in titled],
         }
-    )
-
-
-def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset:
-    n = len(events)
-    return Dataset(
-        events=events.reset_index(drop=True),
-        videos=videos if videos is not None else empty_videos(),
-        report=ReadReport(read=n, accepted=n),
-    )
-
-
-def snapshot(graph: Graph) -> tuple[list[Any], list[Any]]:
-    """Every node and relationship with its properties (meta bookkeeping left out), sorted."""
-    nodes, _, _ = graph.driver.execute_query(
-        "MATCH (n) WHERE NOT n:YtgraphMeta RETURN labels(n) AS l, properties(n) AS p"
-    )
-    rels, _, _ = graph.driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(a) AS a, properties(b) AS b, "
-        "properties(r) AS p"
-    )
-
-    def norm(p: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted((k, round(v, 9) if isinstance(v, float) else v) for k, v in p.items()))
-
-    return (
-        sorted((tuple(r["l"]), norm(r["p"])) for r in nodes),
-        sorted((r["t"], norm(r["a"]), norm(r["b"]), norm(r["p"])) for r in rels),
     )
 
 
@@ -194,11 +166,11 @@ def test_forget_equals_a_fresh_load_without_them(
     wipe(graph)
     load_in_parts(events, videos, parts, settings, graph, tmp / "a")
     forget(users, settings, graph, tmp / "a")
-    got = snapshot(graph)
+    got = graph_dump(graph)
 
     wipe(graph)
     load(dataset(events[~events["user_id"].isin(users)], videos), settings, graph, tmp / "b")
-    want = snapshot(graph)
+    want = graph_dump(graph)
     assert got == want
     assert_same_state(tmp / "a", tmp / "b")
 
@@ -226,11 +198,11 @@ def test_retractions_equal_a_fresh_load_without_what_they_retract(
 
     wipe(graph)
     load_in_parts(events, videos, parts, settings, graph, tmp / "a")
-    got = snapshot(graph)
+    got = graph_dump(graph)
 
     wipe(graph)
     load(dataset(kept, videos), settings, graph, tmp / "b")
-    assert got == snapshot(graph)
+    assert got == graph_dump(graph)
     assert_same_state(tmp / "a", tmp / "b", drop_retractions=True)
 
 
@@ -319,10 +291,10 @@ def test_forget_an_unknown_user_changes_nothing(
 ) -> None:
     events = make_events(np.random.default_rng(1), 120)
     load(dataset(events), settings, graph, tmp_path / "s")
-    before, state_id = snapshot(graph), StateStore(tmp_path / "s").current_id()
+    before, state_id = graph_dump(graph), StateStore(tmp_path / "s").current_id()
     with pytest.raises(NotFoundError, match="nobody"):
         forget(["u1", "nobody"], settings, graph, tmp_path / "s")
-    assert snapshot(graph) == before and StateStore(tmp_path / "s").current_id() == state_id
+    assert graph_dump(graph) == before and StateStore(tmp_path / "s").current_id() == state_id
 
 
 class Boom(RuntimeError):
@@ -336,7 +308,7 @@ def test_an_interrupted_forget_leaves_the_graph_and_reruns(
     events = make_events(np.random.default_rng(2), 160)
     state = tmp_path / "s"
     load(dataset(events), settings, graph, state)
-    before, state_id = snapshot(graph), StateStore(state).current_id()
+    before, state_id = graph_dump(graph), StateStore(state).current_id()
 
     def crash(name: str, rows: int, seconds: float) -> None:
         if name == "replace_related":
@@ -346,33 +318,15 @@ def test_an_interrupted_forget_leaves_the_graph_and_reruns(
     with pytest.raises(Boom):
         forget(["u3"], settings, graph, state)
     graph.tracer = None
-    assert snapshot(graph) == before and StateStore(state).current_id() == state_id
+    assert graph_dump(graph) == before and StateStore(state).current_id() == state_id
     forget(["u3"], settings, graph, state)
-    got = snapshot(graph)
+    got = graph_dump(graph)
     wipe(graph)
     load(dataset(events[events["user_id"] != "u3"]), settings, graph, tmp_path / "fresh")
-    assert got == snapshot(graph)
+    assert got == graph_dump(graph)
 
 
 # -- the command line ----------------------------------------------------------------------------
-@pytest.fixture
-def cli_env(
-    neo4j_conn: Connection, graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Graph:
-    """Point the CLI at the test server with a state folder of this test's own."""
-    s = make_settings()
-    if not s.neo4j.uri:
-        monkeypatch.setenv("YTGRAPH_NEO4J__BOLT_PORT", str(s.neo4j.bolt_port))
-        monkeypatch.setenv("YTGRAPH_NEO4J__HTTP_PORT", str(s.neo4j.http_port))
-        monkeypatch.setenv("YTGRAPH_NEO4J__HOME", s.neo4j.home)
-        monkeypatch.setenv("YTGRAPH_NEO4J__HEAP", s.neo4j.heap)
-        monkeypatch.setenv("YTGRAPH_NEO4J__PAGECACHE", s.neo4j.pagecache)
-    monkeypatch.setenv("YTGRAPH_LOAD__STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("YTGRAPH_PROFILE", "paper")
-    monkeypatch.chdir(tmp_path)
-    return graph
-
-
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["-q", *args])
     return result.exit_code, result.stdout, result.stderr

@@ -31,8 +31,10 @@ from __future__ import annotations
 from typing import Any
 
 import networkx as nx
+import pandas as pd
 from hypothesis import strategies as st
 
+from loaders.schema import Dataset, ReadReport, empty_videos
 from ytgraph.config import CandidateSettings, Settings, profile_settings
 from ytgraph.db.graph import Graph
 from ytgraph.recommendation.service import Recommendations
@@ -177,3 +179,42 @@ def related_worlds(draw: st.DrawFn, fewest: int, most: int) -> RelatedWorld:
         max_candidates=draw(st.one_of(st.integers(1, 6), st.just(10_000))),
     )
     return videos, lists, seeds, exclude, cs
+
+
+def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset:
+    """A read dataset of ``events`` (all accepted), as the loaders hand it to ``load``."""
+    n = len(events)
+    return Dataset(
+        events=events.reset_index(drop=True),
+        videos=videos if videos is not None else empty_videos(),
+        report=ReadReport(read=n, accepted=n),
+    )
+
+
+def graph_dump(graph: Graph, meta: bool = False) -> tuple[list[Any], list[Any]]:
+    """Every node and relationship with its labels or type and all its properties, sorted, so two
+    graphs compare with ==; the meta node's bookkeeping (state id, generation) only when ``meta``."""
+    where = "" if meta else "WHERE NOT n:YtgraphMeta"
+    nodes, _, _ = graph.driver.execute_query(
+        f"MATCH (n) {where} RETURN labels(n) AS l, properties(n) AS p"
+    )
+    # Endpoints by their key (every label has a unique one), so a relationship's row does not
+    # change when only a property of its endpoint does.
+    key = "[labels({0})[0], coalesce({0}.video_id, {0}.user_id, {0}.channel_id, {0}.name, {0}.key)]"
+    rels, _, _ = graph.driver.execute_query(
+        f"MATCH (a)-[r]->(b) RETURN type(r) AS t, {key.format('a')} AS a, {key.format('b')} AS b, "
+        "properties(r) AS p"
+    )
+
+    def value(v: Any) -> Any:
+        if isinstance(v, float):
+            return round(v, 9)
+        return tuple(v) if isinstance(v, list) else v  # lists as tuples: rows stay hashable
+
+    def norm(p: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, value(v)) for k, v in p.items()))
+
+    return (
+        sorted((tuple(sorted(r["l"])), norm(r["p"])) for r in nodes),
+        sorted((r["t"], tuple(r["a"]), tuple(r["b"]), norm(r["p"])) for r in rels),
+    )
