@@ -429,7 +429,9 @@ def load(
         + (f" (see {rejects_path})" if rejects_path else "")
     )
     typer.echo(
-        f"{summary.new_events:,} new events ({summary.already_loaded:,} loaded before); "
+        f"{summary.new_events:,} new events ({summary.already_loaded:,} loaded before"
+        + (f", {summary.log_events:,} impressions/clicks skipped" if summary.log_events else "")
+        + "); "
         f"{summary.sessions:,} sessions, {summary.pairs:,} co-viewed pairs, "
         f"{summary.related_edges:,} RELATED edges "
         f"({summary.related_sources_written:,} lists written"
