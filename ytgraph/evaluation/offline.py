@@ -214,7 +214,9 @@ def evaluate(
         raise InputError(f"unknown baseline {unknown[0]!r} (known: {', '.join(BASELINES)})")
     wanted = ["most-viewed", *[b for b in BASELINES if b in baselines and b != "most-viewed"]]
 
-    split = split_events(split_log_events(dataset.events)[0], protocol, test_fraction=test_fraction, seed=seed)
+    split = split_events(
+        split_log_events(dataset.events)[0], protocol, test_fraction=test_fraction, seed=seed
+    )
     users = sample_users(split.users, max_users, seed)
     if not users:
         raise InputError(f"evaluate: the {protocol} split leaves no test users")
