@@ -332,7 +332,7 @@ def generate(
     _output_folder(out_dir, "output folder")
     events, vids = generate_world(cfg)
     try:
-        paths = write_world(events, vids, out_dir)
+        paths = write_world(events, vids, out_dir, cfg)
     except OSError as e:
         raise InputError(f"cannot write the world into {out_dir}: {e.strerror or e}") from None
     info = {
@@ -1028,10 +1028,6 @@ def user_forget(
         )
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 # -- live evaluation ----------------------------------------------------------------------------
 abtest_app = typer.Typer(
     help="Live evaluation: A/B arms judged by CTR, long CTR, session length.", no_args_is_help=True
@@ -1123,3 +1119,7 @@ def simulate(
         echo_json(summary.to_json())
     else:
         typer.echo(summary.text())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

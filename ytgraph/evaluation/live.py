@@ -167,11 +167,11 @@ class LiveReport:
             lo = [
                 np.nan if r is None or not r.relative_ci.get("ctr") else r.relative_ci["ctr"][0]
                 for r in rows
-            ]  # type: ignore[index]  # noqa: E501
+            ]  # type: ignore[index]
             hi = [
                 np.nan if r is None or not r.relative_ci.get("ctr") else r.relative_ci["ctr"][1]
                 for r in rows
-            ]  # type: ignore[index]  # noqa: E501
+            ]  # type: ignore[index]
             style = ":" if arm == self.control else "-"
             ax.plot(x, y, style, marker="o", ms=3, color=cycle(i % 10), label=arm)
             if arm != self.control:
