@@ -299,9 +299,10 @@ def test_abtest_report_cli_prints_the_table_and_writes_json_and_plot(
     [
         (["abtest", "report", "/nonexistent/log.csv"], "/nonexistent/log.csv: file not found"),
         (["abtest", "report", "{log}", "--control", "Z"], "no arm 'Z' in the logs"),
-        (["simulate", "{dir}", "--arms", "/nonexistent/a.toml"], "arms file not found"),
-        (["simulate", "{dir}", "--arms", "{bad}"], "not valid TOML"),
-        (["simulate", "{dir}", "--arms", "{arms}"], "no world.json"),
+        (["simulate", "{dir}", "--arms", "/nonexistent/a.toml", "--out", "{out}"], "not found"),
+        (["simulate", "{dir}", "--arms", "{bad}", "--out", "{out}"], "not valid TOML"),
+        (["simulate", "{dir}", "--arms", "{arms}", "--out", "{out}"], "no world.json"),
+        (["simulate", "{dir}", "--arms", "{arms}", "--out", "{log}"], "is a file, not a folder"),
     ],
 )
 def test_cli_mistakes_are_one_line_and_exit_2(
@@ -312,8 +313,99 @@ def test_cli_mistakes_are_one_line_and_exit_2(
     bad.write_text("experiment = \n")
     arms = tmp_path / "arms.toml"
     arms.write_text(ARMS)
-    fill = {"log": str(log), "dir": str(tmp_path), "bad": str(bad), "arms": str(arms)}
+    fill = {
+        "log": str(log), "dir": str(tmp_path), "bad": str(bad), "arms": str(arms),
+        "out": str(tmp_path / "out"),
+    }  # fmt: skip
     result = runner.invoke(app, [a.format(**fill) for a in args])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+# ------------------------------------------------------------------------------ simulate
+
+SIM_ARMS = """
+experiment = "sim-test"
+[[arm]]
+name = "rec"
+share = 0.4
+[[arm]]
+name = "mv"
+share = 0.2
+baseline = "most_viewed"
+[[arm]]
+name = "tf"
+share = 0.2
+baseline = "top_favorited"
+[[arm]]
+name = "tr"
+share = 0.2
+baseline = "top_rated"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["neo4j", "memory"])
+def test_simulate_end_to_end_through_abtest_report(
+    graph: Graph, settings: Settings, tmp_path: Path, engine: str
+) -> None:
+    from loaders.canonical import read_canonical
+    from ytgraph.evaluation.simulate import MAX_VISITS, simulate
+    from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
+
+    cfg = GenerateConfig(users=60, videos=150, days=4, seed=5)
+    history, videos = generate_world(cfg)
+    write_world(history, videos, tmp_path / "w", cfg)
+    exp = parse_experiment(_toml(SIM_ARMS))
+    n, days = 4, 3
+    summary = simulate(
+        tmp_path / "w", exp, settings, out=tmp_path / "sim", days=days, n=n, seed=1, graph=graph,
+        engine=engine, echo=None,
+    )  # fmt: skip
+    logs = sorted((tmp_path / "sim").glob("day-*.csv"))
+    assert [p.name for p in logs] == ["day-01.csv", "day-02.csv", "day-03.csv"]
+    data = read_canonical(logs)
+    assert data.report.rejected == 0
+    ev = data.events
+    imp = ev[ev["event"] == "impression"]
+    # Every user visits every day, 1..MAX_VISITS times; every visit shows n videos at 1..n.
+    visits = imp.groupby(["user_id", "timestamp"])["position"].apply(sorted)
+    assert all(p == list(range(1, n + 1)) for p in visits)
+    per_day = visits.reset_index().assign(day=lambda f: f["timestamp"] // DAY)
+    per_user_day = per_day.groupby(["user_id", "day"]).size()
+    assert len(per_user_day) == cfg.users * days
+    assert per_user_day.between(1, MAX_VISITS).all()
+    assert len(imp) == len(visits) * n == summary.impressions
+    # Each user's impressions carry the arm the experiment assigns; every arm shows up.
+    arms = imp.groupby("user_id")["arm"].unique()
+    assert all(list(a) == [exp.assign(u)] for u, a in arms.items())
+    assert set(imp["arm"]) == {"rec", "mv", "tf", "tr"}
+    # Clicks are a subset of impressions: each has one of the same (user, video) shortly before.
+    shown: dict[tuple[str, str], list[int]] = {}
+    for u, v, t in imp[["user_id", "video_id", "timestamp"]].itertuples(index=False):
+        shown.setdefault((u, v), []).append(t)
+    clicks = ev[ev["event"] == "click"]
+    assert len(clicks) == summary.clicks > 0
+    for u, v, t in clicks[["user_id", "video_id", "timestamp"]].itertuples(index=False):
+        assert any(0 < t - s < 3600 for s in shown.get((u, v), [])), (u, v, t)
+    # Nobody is shown a video they had watched before that day began.
+    watches = pd.concat([history, ev])
+    watches = watches[watches["event"] == "watch"]
+    for (u, day), g in imp.assign(day=imp["timestamp"] // DAY).groupby(["user_id", "day"]):
+        before = set(watches.loc[(watches["user_id"] == u) & (watches["timestamp"] < day * DAY),
+                                 "video_id"])  # fmt: skip
+        assert not before & set(g["video_id"]), (u, day)
+    # The nights' loads fed the graph: WATCHED holds every (user, video) pair watched so far.
+    if engine == "neo4j":
+        counts = {r["name"]: r["count"] for r in graph.run("stats_counts")}
+        assert counts["WATCHED"] == len(watches[["user_id", "video_id"]].drop_duplicates())
+    # abtest report reads the logs: impressions and clicks per arm as counted here.
+    report = abtest_report(logs, settings, control="mv", resamples=50)
+    assert report.arms[0] == "mv" and set(report.arms) == {"rec", "mv", "tf", "tr"}
+    assert len(report.days) == days
+    for arm in report.arms:
+        row = report.row(arm)
+        assert row.counts["impressions"] == (imp["arm"] == arm).sum()
+    assert sum(report.row(a).counts["clicks"] for a in report.arms) <= len(clicks)
+    assert report.unattributed_clicks == 0

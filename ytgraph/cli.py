@@ -1087,12 +1087,19 @@ def simulate(
     arms: Annotated[Path, typer.Option(help="The arms file (TOML): experiment, arms, shares.")],
     out: Annotated[
         Path, typer.Option(help="Folder for the logs (impressions, clicks, watches per day).")
-    ] = Path("simulation"),
+    ],
     days: Annotated[int, typer.Option(min=1, max=365, help="Days to simulate.")] = 21,
     n: Annotated[
         int, typer.Option("--n", min=4, max=60, help="Videos the browse-page module shows.")
     ] = 4,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated users' choices.")] = 0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="neo4j (precompute, serve and the nightly load on the simulation's own server) "
+            "| memory (the same lists from a MemoryGraph rebuilt nightly: no server, faster)"
+        ),
+    ] = "neo4j",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run's summary as JSON.")
     ] = False,
@@ -1113,6 +1120,7 @@ def simulate(
         days=days,
         n=n,
         seed=seed,
+        engine=engine,
         echo=None if STATE.quiet else note,
     )
     if as_json:

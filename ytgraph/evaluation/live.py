@@ -164,14 +164,9 @@ class LiveReport:
         for i, arm in enumerate(self.arms):
             rows = [self._get(arm, d) for d in self.days]
             y = [np.nan if r is None else _nan(r.relative.get("ctr")) for r in rows]
-            lo = [
-                np.nan if r is None or not r.relative_ci.get("ctr") else r.relative_ci["ctr"][0]
-                for r in rows
-            ]  # type: ignore[index]
-            hi = [
-                np.nan if r is None or not r.relative_ci.get("ctr") else r.relative_ci["ctr"][1]
-                for r in rows
-            ]  # type: ignore[index]
+            bands = [None if r is None else r.relative_ci.get("ctr") for r in rows]
+            lo = [np.nan if b is None else b[0] for b in bands]
+            hi = [np.nan if b is None else b[1] for b in bands]
             style = ":" if arm == self.control else "-"
             ax.plot(x, y, style, marker="o", ms=3, color=cycle(i % 10), label=arm)
             if arm != self.control:
@@ -277,9 +272,10 @@ def per_user_day(events: pd.DataFrame, durations: pd.Series, settings: Settings)
     ).dropna(subset=["visit_id"])  # fmt: skip
     owned = owned.astype({"visit_id": "int64"})
     per_visit_watches = owned.groupby("visit_id").size()
-    first_long = owned[owned["long"].astype(bool)].groupby("visit_id").apply(
-        lambda g: int((g["timestamp"] - g["visit_at"]).min()), include_groups=False
-    ) if owned["long"].astype(bool).any() else pd.Series(dtype="int64")  # fmt: skip
+    long_owned = owned[owned["long"].astype(bool)]
+    first_long = (
+        (long_owned["timestamp"] - long_owned["visit_at"]).groupby(long_owned["visit_id"]).min()
+    )
     visits["visits"] = 1
     visits["watches"] = visits["visit_id"].map(per_visit_watches).fillna(0).to_numpy()
     visits["ttlw_sum"] = visits["visit_id"].map(first_long).fillna(0).to_numpy(dtype="float64")

@@ -9,7 +9,8 @@ again: interests, quality, neighbours) visit the browse page every day for ``day
 **Each day.** Morning: the ytgraph arms' pools are computed (``serve.precompute``: all on day 1,
 then only those the night's load made stale, as ``precompute --stale``), and the chart arms'
 charts are drawn from the events so far (Most Viewed: the previous day's watches; Top Favorited:
-favorites so far; Top Rated: the smoothed mean rating so far). Each user visits 1 + Poisson(0.5 x
+favorites so far; Top Rated: the smoothed mean rating so far; each filled up from the most viewed
+so far when it runs short). Each user visits 1 + Poisson(0.5 x
 activity) times (at most ``MAX_VISITS``), at random times; a visit shows ``n`` videos of the user's
 arm, never one the user watched: a ytgraph arm serves through ``serve.serve`` (the stored pool,
 rotated by what the user was shown), a chart arm its top ``n``.
@@ -41,7 +42,14 @@ import numpy as np
 import pandas as pd
 
 from loaders.canonical import read_canonical
-from loaders.schema import DAY, EVENT_COLUMNS, IMPRESSION_COLUMNS
+from loaders.schema import (
+    DAY,
+    EVENT_COLUMNS,
+    IMPRESSION_COLUMNS,
+    Dataset,
+    ReadReport,
+    split_log_events,
+)
 from ytgraph.config import Neo4jSettings, Settings, cache_dir
 from ytgraph.console import Echo, stderr_line
 from ytgraph.db.graph import Graph
@@ -51,15 +59,19 @@ from ytgraph.evaluation.baselines import baseline_orders, top_excluding
 from ytgraph.ingest.generate import Latent, generate_world_state, read_world_config
 from ytgraph.ingest.load import fingerprint, load, wipe_graph
 from ytgraph.recommendation.candidates import check_depth
+from ytgraph.recommendation.memory import MemoryGraph
 from ytgraph.recommendation.serve import (
     Impression,
     ImpressionRecorder,
     pool_size,
     precompute,
     recommendation_key,
+    rotate,
     serve,
 )
+from ytgraph.recommendation.service import Recommendations, recommend
 
+ENGINES = ("neo4j", "memory")
 SIM_BOLT_PORT = 58687
 SIM_HTTP_PORT = 58474
 CLICK_BASE = 0.3
@@ -120,11 +132,14 @@ def sim_neo4j_settings(settings: Settings) -> Neo4jSettings:
     )
 
 
-def click_probability(latent: Latent, users: np.ndarray, videos: np.ndarray, position: np.ndarray):  # type: ignore[no-untyped-def]
+def click_probability(
+    latent: Latent, users: np.ndarray, videos: np.ndarray, position: np.ndarray
+) -> np.ndarray:
     """The chance that each (user, video, position) impression is clicked (module doc)."""
     affinity = latent.interest[users, latent.category[videos]]
     appeal = AFFINITY_FLOOR + (1.0 - AFFINITY_FLOOR) * affinity
-    return CLICK_BASE * POSITION_DECAY ** (position - 1) * appeal * latent.quality[videos]
+    p: np.ndarray = CLICK_BASE * POSITION_DECAY ** (position - 1) * appeal * latent.quality[videos]
+    return p
 
 
 def _watch_rows(
@@ -201,14 +216,104 @@ def behave(
 
 
 def _charts(events: pd.DataFrame, day_start: int, settings: Settings) -> dict[str, list[str]]:
-    """The chart arms' orders at the start of a day (module doc)."""
-    last = events[events["timestamp"] >= day_start - DAY]
+    """The chart arms' orders at the start of a day (module doc); a chart with fewer videos than a
+    visit shows (few favorites or ratings yet) goes on with the most viewed so far."""
     so_far = baseline_orders(events, settings)
-    out = {k: v or [] for k, (v, _) in so_far.items()}
-    recent = baseline_orders(last, settings)["most-viewed"][0]
-    if recent:
-        out["most-viewed"] = recent
+    filler = so_far["most-viewed"][0] or []
+    recent = baseline_orders(events[events["timestamp"] >= day_start - DAY], settings)
+    orders = {
+        "most-viewed": recent["most-viewed"][0] or [],
+        "top-favorited": so_far["top-favorited"][0] or [],
+        "top-rated": so_far["top-rated"][0] or [],
+    }
+    out = {}
+    for name, order in orders.items():
+        have = set(order)
+        out[name] = [*order, *(v for v in filler if v not in have)]
     return out
+
+
+class _Neo4jLists:
+    """The ytgraph arms on Neo4j: precompute (all, then stale) each morning, serve with rotation,
+    impressions recorded on the user nodes, the day's log loaded at night."""
+
+    def __init__(self, graph: Graph, arm_settings: dict[str, Settings], load_with: Settings,
+                 state: Path) -> None:  # fmt: skip
+        self.graph, self.arm_settings, self.load_with, self.state = (
+            graph, arm_settings, load_with, state,
+        )  # fmt: skip
+        self.recorder = ImpressionRecorder(graph, keep=120)
+        self.online = 0
+
+    def start(self, data: Dataset) -> None:
+        wipe_graph(self.graph)
+        load(data, self.load_with, self.graph, self.state, echo=None)
+
+    def morning(self, day: int, arm_users: dict[str, set[str]], known: set[str]) -> None:
+        for name, s in self.arm_settings.items():
+            mine = arm_users[name]
+            if day == 0:
+                ids = sorted(mine & known)
+            else:
+                key = recommendation_key(s, pool_size(s, s.ranking.n), s.candidates.depth)
+                rows = self.graph.run("stale_users", key=key)
+                ids = [r["user_id"] for r in rows if r["user_id"] in mine]
+            if ids:
+                precompute(self.graph, s, ids)
+
+    def show(self, user_id: str, arm: str, n: int, at: int) -> list[str]:
+        recs = serve(self.graph, user_id, self.arm_settings[arm], n=n, allow_unknown=True)
+        self.online += recs.source != "precomputed"
+        self.recorder.record(recs, at=at, arm=arm)
+        return [r.video_id for r in recs.recommendations]
+
+    def end_of_round(self) -> None:
+        self.recorder.flush()  # the next visit's rotation sees this one
+
+    def night(self, day_log: Dataset) -> None:
+        load(day_log, self.load_with, self.graph, self.state, echo=None)
+
+
+class _MemoryLists:
+    """The ytgraph arms on a MemoryGraph of every event so far, rebuilt each night (the graph a
+    load would write); each morning every pool is ranked afresh, and visits rotate it by what the
+    user was shown (``serve.rotate``)."""
+
+    def __init__(self, arm_settings: dict[str, Settings], load_with: Settings) -> None:
+        self.arm_settings, self.load_with = arm_settings, load_with
+        self.data: Dataset | None = None
+        self.memory: MemoryGraph | None = None
+        self.pools: dict[str, Recommendations] = {}
+        self.shown: dict[str, list[str]] = {}
+        self.online = 0
+
+    def start(self, data: Dataset) -> None:
+        self.data = Dataset(split_log_events(data.events)[0], data.videos, ReadReport())
+
+    def morning(self, day: int, arm_users: dict[str, set[str]], known: set[str]) -> None:
+        assert self.data is not None
+        self.memory = MemoryGraph.build(self.data, self.load_with)
+        self.pools = {}
+
+    def show(self, user_id: str, arm: str, n: int, at: int) -> list[str]:
+        assert self.memory is not None
+        s = self.arm_settings[arm]
+        if user_id not in self.pools:
+            size = pool_size(s, s.ranking.n)
+            self.pools[user_id] = recommend(self.memory, user_id, s, n=size, allow_unknown=True)
+        recs = rotate(self.pools[user_id], self.shown.get(user_id, []), n)
+        shown = [r.video_id for r in recs.recommendations]
+        self.shown[user_id] = [*self.shown.get(user_id, []), *shown][-120:]
+        return shown
+
+    def end_of_round(self) -> None:
+        pass
+
+    def night(self, day_log: Dataset) -> None:
+        assert self.data is not None
+        new = split_log_events(day_log.events)[0]
+        events = pd.concat([self.data.events, new], ignore_index=True)
+        self.data = Dataset(events, self.data.videos, ReadReport())
 
 
 def simulate(
@@ -220,17 +325,21 @@ def simulate(
     days: int = 21,
     n: int = 4,
     seed: int = 0,
+    engine: str = "neo4j",
     graph: Graph | None = None,
     server: Neo4jSettings | None = None,
     keep_server: bool = False,
     echo: Echo | None = stderr_line,
 ) -> SimulationSummary:
-    """Run the simulated test of the module doc; writes ``out/day-NN.csv``. Empties the database
-    it uses: ``graph``, else ``server`` (default ``sim_neo4j_settings``), a managed server."""
+    """Run the simulated test of the module doc; writes ``out/day-NN.csv``. ``engine="neo4j"``
+    empties the database it uses: ``graph``, else ``server`` (default ``sim_neo4j_settings``), a
+    managed server; ``"memory"`` ranks from a MemoryGraph instead (no server, faster)."""
     t_start = time.perf_counter()
     say: Echo = echo or (lambda _m: None)
     if days < 1:
         raise InputError("simulate: days must be at least 1")
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     cfg = read_world_config(world)
     world_dir = Path(world)
     data = read_canonical([world_dir / "events.csv.gz"], world_dir / "videos.csv")
@@ -270,32 +379,35 @@ def simulate(
     v_index = {v: i for i, v in enumerate(latent.video_ids.tolist())}
     conn = None
     try:
-        if graph is None:
-            from ytgraph.db.connect import resolve
+        lists: _Neo4jLists | _MemoryLists
+        if engine == "memory":
+            lists = _MemoryLists(arm_settings, load_settings)
+        else:
+            if graph is None:
+                from ytgraph.db.connect import resolve
 
-            conn = resolve(server or sim_neo4j_settings(settings), echo=say)
-            graph = Graph(conn.driver, conn.database)
-        wipe_graph(graph)
+                conn = resolve(server or sim_neo4j_settings(settings), echo=say)
+                graph = Graph(conn.driver, conn.database)
+            lists = _Neo4jLists(graph, arm_settings, load_settings, state)
         t0 = time.perf_counter()
-        load(data, load_settings, graph, state, echo=None)
+        lists.start(data)
         say(
-            f"ytgraph: loaded the world's {len(data.events):,} events in {time.perf_counter() - t0:.1f}s"
+            f"ytgraph: read the world's {len(data.events):,} events in {time.perf_counter() - t0:.1f}s"
         )
         events = data.events[list(EVENT_COLUMNS)]
         watched: dict[str, set[str]] = {
             str(u): set(g)
             for u, g in events[events["event"] == "watch"].groupby("user_id")["video_id"]
         }
-        recorder = ImpressionRecorder(graph, keep=120)
         for day in range(days):
             stats = _day(
-                day, graph, experiment, arm_settings, latent, arm_of, events, watched, recorder,
-                rng, n, settings, out_dir, v_index,
+                day, lists, experiment, latent, arm_of, events, watched, rng, n, settings,
+                out_dir, v_index,
             )  # fmt: skip
             t0 = time.perf_counter()
             path = out_dir / f"day-{day + 1:02d}.csv"
             day_data = read_canonical([path])
-            load(day_data, load_settings, graph, state, echo=None)
+            lists.night(day_data)
             stats["load_s"] = round(time.perf_counter() - t0, 2)
             new = day_data.events
             new = new[new["event"].isin(("watch", "like", "favorite", "rate", "playlist_add"))]
@@ -323,14 +435,12 @@ def simulate(
 
 def _day(
     day: int,
-    graph: Graph,
+    lists: _Neo4jLists | _MemoryLists,
     experiment: Experiment,
-    arm_settings: dict[str, Settings],
     latent: Latent,
     arm_of: np.ndarray,
     events: pd.DataFrame,
     watched: dict[str, set[str]],
-    recorder: ImpressionRecorder,
     rng: np.random.Generator,
     n: int,
     settings: Settings,
@@ -341,15 +451,8 @@ def _day(
     start = latent.end + day * DAY
     stats: dict[str, Any] = {"day": day + 1}
     t0 = time.perf_counter()
-    for name, s in arm_settings.items():
-        mine = set(latent.user_ids[arm_of == name].tolist())
-        if day == 0:
-            ids = sorted(mine & set(watched))
-        else:
-            key = recommendation_key(s, pool_size(s, s.ranking.n), s.candidates.depth)
-            ids = [r["user_id"] for r in graph.run("stale_users", key=key) if r["user_id"] in mine]
-        if ids:
-            precompute(graph, s, ids)
+    arm_users = {a.name: set(latent.user_ids[arm_of == a.name].tolist()) for a in experiment.arms}
+    lists.morning(day, arm_users, set(watched))
     stats["precompute_s"] = round(time.perf_counter() - t0, 2)
     charts = _charts(events, start, settings)
 
@@ -360,7 +463,7 @@ def _day(
     imp_rows: list[dict[str, Any]] = []
     acts: list[pd.DataFrame] = []
     serve_s = 0.0
-    online = 0
+    online = lists.online
     for r in range(int(visits.max())):
         who = np.flatnonzero(visits > r)
         users: list[int] = []
@@ -372,10 +475,7 @@ def _day(
             uid, arm, ts = str(latent.user_ids[ui]), str(arm_of[ui]), int(times[ui][r])
             a = experiment.arm(arm)
             if a.is_ytgraph:
-                recs = serve(graph, uid, arm_settings[arm], n=n, allow_unknown=True)
-                shown = [x.video_id for x in recs.recommendations]
-                online += recs.source != "precomputed"
-                recorder.record(recs, at=ts, arm=arm)
+                shown = lists.show(uid, arm, n, ts)
             else:
                 shown = top_excluding(charts[CHART_OF[str(a.baseline)]], watched.get(uid, ()), n)
             for p, vid in enumerate(shown, start=1):
@@ -384,14 +484,14 @@ def _day(
                 vids.append(v_index[vid])
                 pos.append(p)
                 at.append(ts)
-        recorder.flush()  # the next round's rotation sees this one
+        lists.end_of_round()
         serve_s += time.perf_counter() - t1
         if users:
             acts.append(
                 behave(rng, latent, np.array(users), np.array(vids), np.array(pos), np.array(at))
             )
     stats["serve_s"] = round(serve_s, 2)
-    stats["served_online"] = online
+    stats["served_online"] = lists.online - online
     log = pd.concat([pd.DataFrame(imp_rows, columns=list(LOG_COLUMNS)), *acts], ignore_index=True)
     log = log.sort_values(["timestamp", "user_id"], kind="stable")[list(LOG_COLUMNS)]
     log["position"] = log["position"].astype("Int64")

@@ -280,11 +280,11 @@ def _load_locked(
 
     # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
     # Impressions and clicks are skipped: they belong to the logs (ytgraph abtest report).
-    given, logged = split_log_events(dataset.events)
-    incoming = given.drop_duplicates(ignore_index=True)
+    kept, logged = split_log_events(dataset.events)
+    incoming = kept.drop_duplicates(ignore_index=True)
     seen = np.isin(_row_hash(incoming), _row_hash(old.events)) if len(old.events) else None
     new = incoming[~seen] if seen is not None else incoming
-    already = len(given) - len(new)
+    already = len(kept) - len(new)
     events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
     events = events.reset_index(drop=True)
     # Retractions take their events out (the retraction rows stay, for events arriving later).
