@@ -409,3 +409,29 @@ def test_simulate_end_to_end_through_abtest_report(
         assert row.counts["impressions"] == (imp["arm"] == arm).sum()
     assert sum(report.row(a).counts["clicks"] for a in report.arms) <= len(clicks)
     assert report.unattributed_clicks == 0
+
+
+def test_the_memory_engines_batch_pools_equal_recommend_on_the_memory_graph() -> None:
+    from loaders.schema import Dataset, ReadReport
+    from ytgraph.evaluation.simulate import memory_snapshot
+    from ytgraph.ingest.generate import GenerateConfig, generate_world
+    from ytgraph.recommendation.batch import batch_recommend
+    from ytgraph.recommendation.memory import MemoryGraph
+    from ytgraph.recommendation.service import Recommendations, recommend
+
+    events, videos = generate_world(GenerateConfig(users=120, videos=200, days=10, seed=2))
+    s = Settings()
+    s.candidates.exclude_watched = True
+    memory = MemoryGraph.build(Dataset(events, videos, ReadReport()), s)
+    users = sorted(memory.actions)
+    pools = list(batch_recommend(memory_snapshot(memory), s, users, n=60))
+    assert len(pools) == len(users) > 50
+    for pool in pools:
+        assert isinstance(pool, Recommendations)
+        ref = recommend(memory, pool.user_id, s, n=60)
+        assert [r.video_id for r in pool.recommendations] == [
+            r.video_id for r in ref.recommendations
+        ]
+        assert [r.score for r in pool.recommendations] == pytest.approx(
+            [r.score for r in ref.recommendations]
+        )

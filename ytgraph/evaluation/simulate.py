@@ -58,8 +58,10 @@ from ytgraph.evaluation.arms import Experiment
 from ytgraph.evaluation.baselines import baseline_orders, top_excluding
 from ytgraph.ingest.generate import Latent, generate_world_state, read_world_config
 from ytgraph.ingest.load import fingerprint, load, wipe_graph
+from ytgraph.recommendation.batch import Snapshot, batch_recommend
 from ytgraph.recommendation.candidates import check_depth
 from ytgraph.recommendation.memory import MemoryGraph
+from ytgraph.recommendation.reads import POPULAR_HEAD
 from ytgraph.recommendation.serve import (
     Impression,
     ImpressionRecorder,
@@ -276,8 +278,9 @@ class _Neo4jLists:
 
 class _MemoryLists:
     """The ytgraph arms on a MemoryGraph of every event so far, rebuilt each night (the graph a
-    load would write); each morning every pool is ranked afresh, and visits rotate it by what the
-    user was shown (``serve.rotate``)."""
+    load would write); each morning every known user's pool is ranked afresh by the batch ranker
+    (``batch.batch_recommend`` over a snapshot of it), and visits rotate it by what the user was
+    shown (``serve.rotate``). Users the graph does not know get the popular list."""
 
     def __init__(self, arm_settings: dict[str, Settings], load_with: Settings) -> None:
         self.arm_settings, self.load_with = arm_settings, load_with
@@ -293,7 +296,14 @@ class _MemoryLists:
     def morning(self, day: int, arm_users: dict[str, set[str]], known: set[str]) -> None:
         assert self.data is not None
         self.memory = MemoryGraph.build(self.data, self.load_with)
+        snap = memory_snapshot(self.memory)
         self.pools = {}
+        for name, s in self.arm_settings.items():
+            ids = sorted(arm_users[name] & set(snap.actions))
+            size = pool_size(s, s.ranking.n)
+            for item in batch_recommend(snap, s, ids, n=size, depth=s.candidates.depth):
+                if isinstance(item, Recommendations):
+                    self.pools[item.user_id] = item
 
     def show(self, user_id: str, arm: str, n: int, at: int) -> list[str]:
         assert self.memory is not None
@@ -301,6 +311,7 @@ class _MemoryLists:
         if user_id not in self.pools:
             size = pool_size(s, s.ranking.n)
             self.pools[user_id] = recommend(self.memory, user_id, s, n=size, allow_unknown=True)
+            self.online += 1
         recs = rotate(self.pools[user_id], self.shown.get(user_id, []), n)
         shown = [r.video_id for r in recs.recommendations]
         self.shown[user_id] = [*self.shown.get(user_id, []), *shown][-120:]
@@ -314,6 +325,31 @@ class _MemoryLists:
         new = split_log_events(day_log.events)[0]
         events = pd.concat([self.data.events, new], ignore_index=True)
         self.data = Dataset(events, self.data.videos, ReadReport())
+
+
+def memory_snapshot(memory: MemoryGraph) -> Snapshot:
+    """The batch ranker's Snapshot of a MemoryGraph: videos coded in id order, each R_i's edges
+    grouped by source in rank order (the order the MemoryGraph expands them)."""
+    ids = sorted(memory.videos)
+    codes = {v: i for i, v in enumerate(ids)}
+    rows = [
+        (codes[src], codes[d], r, sc, w)
+        for src in ids
+        for d, r, sc, w in memory.related.get(src, ())
+    ]
+    cols = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    edges: dict[str, np.ndarray] = {
+        "src": cols[:, 0].astype(np.int32),
+        "dst": cols[:, 1].astype(np.int32),
+        "rank": cols[:, 2],
+        "score": cols[:, 3],
+        "weight": cols[:, 4],
+    }
+    snap = Snapshot(memory.videos, memory.actions, ids, edges, None)
+    # The figures a snapshot read from Neo4j carries, from the MemoryGraph's own reads.
+    snap.cache["catalog_stats"] = memory.catalog_stats()
+    snap.cache["popular"] = memory.popular([], POPULAR_HEAD)
+    return snap
 
 
 def simulate(
