@@ -107,6 +107,7 @@ class SimulationSummary:
     per_day: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     world: str = ""
+    control: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,7 +120,7 @@ class SimulationSummary:
             f"in {self.seconds:.0f}s\nlogs: {Path(self.files[0]).parent if self.files else '-'}"
             f"/day-*.csv; next: ytgraph abtest report "
             f"{Path(self.files[0]).parent if self.files else '.'}/day-*.csv "
-            f"--videos {Path(self.world) / 'videos.csv'}"
+            f"--videos {Path(self.world) / 'videos.csv'} --control {self.control}"
         )
 
 
@@ -410,6 +411,7 @@ def simulate(
         users=len(arm_of),
         arms={a.name: int((arm_of == a.name).sum()) for a in experiment.arms},
         world=str(world_dir),
+        control=experiment.control,
     )
     rng = np.random.default_rng(seed)
     v_index = {v: i for i, v in enumerate(latent.video_ids.tolist())}
