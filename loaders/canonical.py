@@ -61,6 +61,7 @@ import pyarrow.compute as pc
 from loaders.schema import (
     EVENT_COLUMNS,
     EVENTS,
+    IMPRESSION_COLUMNS,
     MAX_KEY_BYTES,
     RATING_RANGE,
     REQUIRED_EVENT_COLUMNS,
@@ -102,6 +103,8 @@ R_UNPARSEABLE_TIME = "unparseable {column}"
 R_UNKNOWN_EVENT = "unknown event {value!r}"
 R_RATE_NEEDS_RATING = "missing rating for rate event"
 R_DUPLICATE_VIDEO = "duplicate video_id"
+R_IMPRESSION_NEEDS = "missing {column} for impression event"
+R_POSITION = "position must be a whole number >= 1"
 
 #: Every reason the canonical readers give (templates as above).
 REASONS = (
@@ -121,6 +124,8 @@ REASONS = (
     R_UNKNOWN_EVENT,
     R_RATE_NEEDS_RATING,
     R_DUPLICATE_VIDEO,
+    R_IMPRESSION_NEEDS,
+    R_POSITION,
 )
 
 # Epoch seconds that still fit a datetime64[ns]: 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z.
@@ -1039,8 +1044,9 @@ def check_events(c: Checker) -> pd.DataFrame:
     if ev is not None:
         is_rate = _np_bool(pc.equal(ev, "rate"))
         c.flag(is_rate & np.isnan(rating), R_RATE_NEEDS_RATING)
+    shown = _impression_columns(c, ev)
     ok = c.ok
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "user_id": accepted_strings(user, ok),
             "video_id": accepted_strings(video, ok),
@@ -1050,11 +1056,39 @@ def check_events(c: Checker) -> pd.DataFrame:
             "rating": rating[ok],
         }
     )
+    if shown is not None:
+        arm, surface, position = shown
+        frame["arm"] = accepted_strings(arm, ok)
+        frame["surface"] = accepted_strings(surface, ok)
+        frame["position"] = position[ok]
+    return frame
+
+
+def _impression_columns(
+    c: Checker, ev: pa.Array | None
+) -> tuple[pa.Array | None, pa.Array | None, np.ndarray] | None:
+    """arm, surface, position when the table has any of them (None otherwise); an impression row
+    without all three, or with a position that is not a whole number >= 1, is rejected."""
+    is_imp = _np_bool(pc.equal(ev, "impression")) if ev is not None else np.zeros(c.table.n, bool)
+    if all(c.table.col(name) is None for name in IMPRESSION_COLUMNS):
+        c.flag(is_imp, R_IMPRESSION_NEEDS.format(column="arm"))
+        return None
+    texts: list[pa.Array | None] = []
+    for name in ("arm", "surface"):
+        s = c.text(name, required=False, key=True)
+        missing = np.ones(c.table.n, bool) if s is None else text_values(s)[1]
+        c.flag(is_imp & missing, R_IMPRESSION_NEEDS.format(column=name))
+        texts.append(s)
+    position = c.number("position")
+    c.flag(is_imp & np.isnan(position), R_IMPRESSION_NEEDS.format(column="position"))
+    with np.errstate(invalid="ignore"):
+        c.flag(is_imp & ((position < 1) | (position != np.floor(position))), R_POSITION)
+    return texts[0], texts[1], position
 
 
 def read_events(path: PathLike, *, strict: bool = False) -> tuple[pd.DataFrame, ReadReport]:
     """Read one canonical events file: (events, report). See the module docstring."""
-    table = read_table(path, EVENT_COLUMNS, REQUIRED_EVENT_COLUMNS)
+    table = read_table(path, (*EVENT_COLUMNS, *IMPRESSION_COLUMNS), REQUIRED_EVENT_COLUMNS)
     c = Checker(table)
     events = check_events(c)
     report = c.finish(strict)

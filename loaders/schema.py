@@ -5,6 +5,10 @@ Events (one row a user action), after parsing:
     watch_seconds: float64 (NaN when absent), rating: float64 (NaN when absent)
 Videos (one row a video), after parsing: ``video_id`` (str) and any of VIDEO_COLUMNS, typed as listed
 there (strings for text, float64 for counts and amounts so that a missing value is NaN).
+Impressions and clicks (``LOG_EVENTS``) are events of the logs, not of the graph: an ``impression``
+(a video shown) also carries ``arm``, ``surface`` (str) and ``position`` (int, 1-based), optional
+columns of the events table that a reader adds when the file has them; a ``click`` needs none.
+They never count towards sessions, co-visitation or seeds: a load accepts them and skips them.
 Related lists from a crawl (youtube2008): src (str), dst (str), position (int, 1-based).
 """
 
@@ -23,9 +27,13 @@ from ytgraph.errors import InputError
 # playlist_remove -> playlist_add, history_remove -> watch.
 ACTIONS = ("watch", "like", "favorite", "rate", "playlist_add")
 RETRACTION_EVENTS = ("unlike", "unfavorite", "playlist_remove", "history_remove")
-EVENTS = ACTIONS + RETRACTION_EVENTS
+# What live evaluation reads (ytgraph.evaluation.live): a video shown to a user, and a click on it.
+LOG_EVENTS = ("impression", "click")
+EVENTS = ACTIONS + RETRACTION_EVENTS + LOG_EVENTS
 EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event", "watch_seconds", "rating")
 REQUIRED_EVENT_COLUMNS = ("user_id", "video_id", "timestamp", "event")
+# Optional columns of the events table, required of an impression row (str, str, int >= 1).
+IMPRESSION_COLUMNS = ("arm", "surface", "position")
 RATING_RANGE = (0.0, 5.0)
 # Ids (and the other values Neo4j indexes: channel ids, category names) are at most this many bytes
 # of UTF-8. Neo4j's index refuses keys over about 8 KB, and one such key would fail a whole load.
@@ -119,3 +127,12 @@ def empty_events() -> pd.DataFrame:
 
 def empty_videos() -> pd.DataFrame:
     return pd.DataFrame({"video_id": pd.Series([], dtype=object)})
+
+
+def split_log_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(graph events with the canonical columns only, the impression and click rows)."""
+    logged = events["event"].isin(LOG_EVENTS).to_numpy()
+    graph = events if not logged.any() else events[~logged].reset_index(drop=True)
+    if any(c not in EVENT_COLUMNS for c in graph.columns):
+        graph = graph[list(EVENT_COLUMNS)]
+    return graph, events[logged].reset_index(drop=True)

@@ -37,6 +37,10 @@ _API = {
     "explain": "ytgraph.recommendation.explain",
     "evaluate": "ytgraph.evaluation.offline",
     "tune": "ytgraph.evaluation.tune",
+    "load_experiment": "ytgraph.evaluation.arms",
+    "live_report": "ytgraph.evaluation.live",
+    "abtest_report": "ytgraph.evaluation.live",
+    "simulate": "ytgraph.evaluation.simulate",
 }
 __all__ = [
     "GenerateConfig",
@@ -44,13 +48,16 @@ __all__ = [
     "MemoryGraph",
     "Settings",
     "__version__",
+    "abtest_report",
     "active_users",
     "default_state_dir",
     "evaluate",
     "explain",
     "generate_world",
     "graph_stats",
+    "live_report",
     "load",
+    "load_experiment",
     "load_settings",
     "precompute",
     "read_dataset",
@@ -59,6 +66,7 @@ __all__ = [
     "related_videos",
     "resolve",
     "serve",
+    "simulate",
     "tune",
     "write_world",
 ]
@@ -69,7 +77,10 @@ if TYPE_CHECKING:
     from ytgraph.db.connect import resolve
     from ytgraph.db.graph import Graph
     from ytgraph.db.inspect import active_users, graph_stats, related_videos
+    from ytgraph.evaluation.arms import load_experiment
+    from ytgraph.evaluation.live import abtest_report, live_report
     from ytgraph.evaluation.offline import evaluate
+    from ytgraph.evaluation.simulate import simulate
     from ytgraph.evaluation.tune import tune
     from ytgraph.ingest.generate import GenerateConfig, generate_world, write_world
     from ytgraph.ingest.load import default_state_dir, load

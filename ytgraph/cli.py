@@ -332,7 +332,7 @@ def generate(
     _output_folder(out_dir, "output folder")
     events, vids = generate_world(cfg)
     try:
-        paths = write_world(events, vids, out_dir)
+        paths = write_world(events, vids, out_dir, cfg)
     except OSError as e:
         raise InputError(f"cannot write the world into {out_dir}: {e.strerror or e}") from None
     info = {
@@ -429,7 +429,9 @@ def load(
         + (f" (see {rejects_path})" if rejects_path else "")
     )
     typer.echo(
-        f"{summary.new_events:,} new events ({summary.already_loaded:,} loaded before); "
+        f"{summary.new_events:,} new events ({summary.already_loaded:,} loaded before"
+        + (f", {summary.log_events:,} impressions/clicks skipped" if summary.log_events else "")
+        + "); "
         f"{summary.sessions:,} sessions, {summary.pairs:,} co-viewed pairs, "
         f"{summary.related_edges:,} RELATED edges "
         f"({summary.related_sources_written:,} lists written"
@@ -1024,6 +1026,107 @@ def user_forget(
             f"{summary.stale_pools:,} stored pools are stale: "
             "`ytgraph precompute --stale` recomputes them"
         )
+
+
+# -- live evaluation ----------------------------------------------------------------------------
+abtest_app = typer.Typer(
+    help="Live evaluation: A/B arms judged by CTR, long CTR, session length.", no_args_is_help=True
+)
+app.add_typer(abtest_app, name="abtest")
+
+
+@abtest_app.command("report")
+@handled
+def abtest_report(
+    logs: Annotated[
+        list[Path], typer.Argument(help="Event logs: impressions, clicks, watches (canonical).")
+    ],
+    videos: Annotated[
+        Path | None, typer.Option(help="Video metadata file: durations for the long-watch rule.")
+    ] = None,
+    control: Annotated[
+        str | None, typer.Option(help="The arm the others are compared with (default: largest).")
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option(min=1, help="Bootstrap resamples for the 95% intervals.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG of CTR per day relative to the control.")
+    ] = None,
+) -> None:
+    """Per arm and day: impressions, CTR, long CTR, session length, time to first long watch and
+    coverage, each relative to the control arm with bootstrap intervals (paper section 4)."""
+    from ytgraph.evaluation.live import abtest_report as run_report
+
+    for path in (json_out, plot):
+        if path is not None:
+            _output_file(path, "output file")
+    report = run_report(
+        [str(p) for p in logs],
+        settings(),
+        videos=videos,
+        control=control,
+        resamples=resamples,
+        seed=seed,
+    )
+    typer.echo(report.table())
+    if json_out:
+        write_text(json_out, json.dumps(report.to_json(), indent=2, default=str))
+    if plot:
+        note(f"ytgraph: wrote {report.plot(plot)}")
+
+
+@app.command()
+@handled
+def simulate(
+    world: Annotated[Path, typer.Argument(help="A folder written by `ytgraph generate`.")],
+    arms: Annotated[Path, typer.Option(help="The arms file (TOML): experiment, arms, shares.")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for the logs (impressions, clicks, watches per day).")
+    ],
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days to simulate.")] = 21,
+    n: Annotated[
+        int, typer.Option("--n", min=4, max=60, help="Videos the browse-page module shows.")
+    ] = 4,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated users' choices.")] = 0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="neo4j (precompute, serve and the nightly load on the simulation's own server) "
+            "| memory (the same lists from a MemoryGraph rebuilt nightly: no server, faster)"
+        ),
+    ] = "neo4j",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run's summary as JSON.")
+    ] = False,
+) -> None:
+    """Simulate a live test on a generated world: every day each user visits the browse page, sees
+    their arm's list, clicks and watches by hidden interest and quality; the day's watches are
+    loaded and the pools recomputed overnight. Empties the simulation's own Neo4j server."""
+    from ytgraph.evaluation.arms import load_experiment
+    from ytgraph.evaluation.simulate import simulate as run_simulate
+
+    experiment = load_experiment(arms)
+    _output_folder(out, "output folder")
+    summary = run_simulate(
+        world,
+        experiment,
+        settings(),
+        out=out,
+        days=days,
+        n=n,
+        seed=seed,
+        engine=engine,
+        echo=None if STATE.quiet else note,
+    )
+    if as_json:
+        echo_json(summary.to_json())
+    else:
+        typer.echo(summary.text())
 
 
 if __name__ == "__main__":  # pragma: no cover

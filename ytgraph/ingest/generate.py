@@ -26,13 +26,17 @@ with the defaults 0.25 * 6 * 1.078 ~= 1.6 events per user and day (1.5 of them w
 ``GenerateConfig.for_events(target)`` picks the number of users for a target count.
 
 Everything is vectorised numpy and deterministic for a seed: the same config gives identical
-frames.
+frames. ``generate_world_state`` also hands back the hidden state (``Latent``: interests, quality,
+categories, neighbours) that ``ytgraph simulate`` lets its users act on; ``write_world`` with the
+config writes ``world.json`` so that the state can be made again from the folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -205,8 +209,35 @@ def _choose_rows(cum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return col
 
 
+@dataclass(frozen=True)
+class Latent:
+    """A world's hidden state, by index into ``user_ids`` / ``video_ids``: what its users like
+    (``interest``: users x categories, rows summing to 1) and what each video is (``quality`` in
+    0-1, ``category``, ``duration``, ``popularity``, hidden ``neighbours``: videos x k); ``end`` is
+    the epoch second the generated window ends."""
+
+    user_ids: np.ndarray
+    video_ids: np.ndarray
+    interest: np.ndarray
+    activity: np.ndarray
+    quality: np.ndarray
+    category: np.ndarray
+    duration: np.ndarray
+    popularity: np.ndarray
+    uploaded: np.ndarray
+    neighbours: np.ndarray
+    end: int
+    short_watch_fraction: float
+
+
 def generate_world(cfg: GenerateConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events, videos) in the canonical form of ``loaders.schema``; see the module docstring."""
+    events, videos, _ = generate_world_state(cfg)
+    return events, videos
+
+
+def generate_world_state(cfg: GenerateConfig) -> tuple[pd.DataFrame, pd.DataFrame, Latent]:
+    """``generate_world`` and the hidden state it drew the events from."""
     cfg.validate()
     rng = np.random.default_rng(cfg.seed)
     n_v, n_u, n_k = cfg.videos, cfg.users, cfg.categories
@@ -433,7 +464,21 @@ def generate_world(cfg: GenerateConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
         ).astype(np.float64),
     }
     videos = pd.DataFrame({name: columns[name] for name in ("video_id", *VIDEO_COLUMNS)})
-    return events, videos
+    latent = Latent(
+        user_ids=user_ids,
+        video_ids=video_ids,
+        interest=interest / interest.sum(axis=1, keepdims=True),
+        activity=activity,
+        quality=quality,
+        category=category,
+        duration=duration,
+        popularity=popularity,
+        uploaded=uploaded,
+        neighbours=nb,
+        end=end,
+        short_watch_fraction=cfg.short_watch_fraction,
+    )
+    return events, videos, latent
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -452,8 +497,14 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def write_world(events: pd.DataFrame, videos: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``events.csv.gz`` and ``videos.csv`` (canonical CSV with a header) into ``out_dir``.
+def write_world(
+    events: pd.DataFrame,
+    videos: pd.DataFrame,
+    out_dir: str | Path,
+    config: GenerateConfig | None = None,
+) -> dict[str, Path]:
+    """Write ``events.csv.gz`` and ``videos.csv`` (canonical CSV with a header) into ``out_dir``,
+    and with ``config`` the ``world.json`` that makes the world (and its hidden state) again.
 
     The files read back through ``loaders.read_canonical`` to the same frames. The gzip header
     carries no timestamp, so the same frames give the same bytes.
@@ -463,4 +514,27 @@ def write_world(events: pd.DataFrame, videos: pd.DataFrame, out_dir: str | Path)
     paths = {"events": out / "events.csv.gz", "videos": out / "videos.csv"}
     paths["events"].write_bytes(gzip.compress(_csv_bytes(events), compresslevel=6, mtime=0))
     paths["videos"].write_bytes(_csv_bytes(videos))
+    if config is not None:
+        paths["world"] = out / WORLD_FILE
+        paths["world"].write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     return paths
+
+
+WORLD_FILE = "world.json"
+
+
+def read_world_config(folder: str | Path) -> GenerateConfig:
+    """The GenerateConfig a world folder was written with (its ``world.json``); InputError if
+    the folder holds none or it is not one."""
+    path = Path(folder) / WORLD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cfg = GenerateConfig(**data)
+    except FileNotFoundError:
+        raise InputError(
+            f"{folder}: no {WORLD_FILE} (not a folder written by `ytgraph generate`)"
+        ) from None
+    except (OSError, ValueError, TypeError) as e:
+        raise InputError(f"{path}: not a world description ({e})") from None
+    cfg.validate()
+    return cfg

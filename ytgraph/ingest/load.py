@@ -17,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from loaders.schema import VIDEO_COLUMNS, Dataset
+from loaders.schema import VIDEO_COLUMNS, Dataset, split_log_events
 from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
 from ytgraph.console import Echo, Progress, stderr_line
@@ -59,6 +59,7 @@ class LoadSummary:
     state_dir: str
     rejects_file: str | None = None
     retracted: int = 0  # events a retraction took out (loaded before, or arriving retracted)
+    log_events: int = 0  # impressions and clicks: accepted, but the logs' business, not stored
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,10 +279,12 @@ def _load_locked(
     old = store.reconcile(meta["state_id"])
 
     # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
-    incoming = dataset.events.drop_duplicates(ignore_index=True)
+    # Impressions and clicks are skipped: they belong to the logs (ytgraph abtest report).
+    kept, logged = split_log_events(dataset.events)
+    incoming = kept.drop_duplicates(ignore_index=True)
     seen = np.isin(_row_hash(incoming), _row_hash(old.events)) if len(old.events) else None
     new = incoming[~seen] if seen is not None else incoming
-    already = len(dataset.events) - len(new)
+    already = len(kept) - len(new)
     events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
     events = events.reset_index(drop=True)
     # Retractions take their events out (the retraction rows stay, for events arriving later).
@@ -410,6 +413,7 @@ def _load_locked(
         seconds=time.perf_counter() - t0,
         state_dir=str(state_dir),
         retracted=len(dropped),
+        log_events=len(logged),
     )
 
 

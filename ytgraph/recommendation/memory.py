@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loaders.schema import Dataset
+from loaders.schema import Dataset, split_log_events
 from ytgraph.config import CandidateSettings, Settings
 from ytgraph.ingest.covisit import count
 from ytgraph.ingest.load import action_rows, video_durations, video_properties, watched_rows
@@ -52,7 +52,7 @@ class MemoryGraph:
     @classmethod
     def build(cls, dataset: Dataset, settings: Settings) -> MemoryGraph:
         """Count, relate and aggregate ``dataset`` as ``load`` would into an empty graph."""
-        events = dataset.events.drop_duplicates(ignore_index=True)
+        events = split_log_events(dataset.events)[0].drop_duplicates(ignore_index=True)
         events = live(events[~retracted(events)])  # what is left after retractions, as a load
         videos = dataset.videos
         durations = video_durations(videos)
