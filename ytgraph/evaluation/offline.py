@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loaders.schema import DAY, Dataset, split_log_events
+from loaders.schema import DAY, Dataset
 from ytgraph.config import Neo4jSettings, Settings, cache_dir, profile_settings
 from ytgraph.console import Echo, stderr_line
 from ytgraph.db.graph import Graph
@@ -214,9 +214,7 @@ def evaluate(
         raise InputError(f"unknown baseline {unknown[0]!r} (known: {', '.join(BASELINES)})")
     wanted = ["most-viewed", *[b for b in BASELINES if b in baselines and b != "most-viewed"]]
 
-    split = split_events(
-        split_log_events(dataset.events)[0], protocol, test_fraction=test_fraction, seed=seed
-    )
+    split = split_events(dataset.events, protocol, test_fraction=test_fraction, seed=seed)
     users = sample_users(split.users, max_users, seed)
     if not users:
         raise InputError(f"evaluate: the {protocol} split leaves no test users")

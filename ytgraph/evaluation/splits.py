@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loaders.schema import Dataset, ReadReport
+from loaders.schema import Dataset, ReadReport, split_log_events
 from ytgraph.config import Settings
 from ytgraph.db.graph import Graph
 from ytgraph.errors import InputError
@@ -102,9 +102,10 @@ def _check_protocol(protocol: str, test_fraction: float | None) -> float:
 def split_events(
     events: pd.DataFrame, protocol: str, *, test_fraction: float | None = None, seed: int = 0
 ) -> Split:
-    """Split canonical events by ``protocol`` (``temporal``, ``last-n``, ``random``)."""
+    """Split canonical events by ``protocol`` (``temporal``, ``last-n``, ``random``); impressions
+    and clicks are the live logs' business, not interactions, and are left out."""
     f = _check_protocol(protocol, test_fraction)
-    ev = events.reset_index(drop=True)
+    ev = split_log_events(events)[0].reset_index(drop=True)
     if ev.empty:
         raise InputError("evaluate: the dataset has no events")
     keys = ["user_id", "video_id"]
