@@ -155,6 +155,7 @@ class LiveReport:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +173,7 @@ class LiveReport:
             if arm != self.control:
                 ax.fill_between(x, lo, hi, color=cycle(i % 10), alpha=0.15)
         ax.set_xlabel("day")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # days are whole
         ax.set_ylabel(f"CTR, % of {self.control}")
         ax.set_title("Click-through rate per day relative to the control (95% bootstrap bands)")
         ax.grid(alpha=0.3)
