@@ -30,6 +30,7 @@ resolve from the registries reachable here).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -54,7 +55,6 @@ from ytgraph.ingest.sessions import empty_sessions, window_seconds
 from ytgraph.ingest.state import empty_related
 
 _REQUIRED = ("user_id", "video_id", "timestamp", "event")
-_LOCAL_PARTITIONS = "8"  # shuffle partitions on a local master (Spark's 200 suit a cluster)
 _BROADCAST_ROWS = 2_000_000  # the x ln x table is broadcast up to this many rows
 
 
@@ -66,6 +66,9 @@ def spark_session(master: str, scratch: Path) -> SparkSession:
         "appender.console.type = Console\nappender.console.name = console\n"
         "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
         "appender.console.layout.pattern = spark: %p %c{1}: %m%n\n"
+        # PySpark's JVM counts as a shell, whose own logger otherwise resets the level to WARN
+        # and says so on stderr.
+        "logger.repl.name = org.apache.spark.repl.Main\nlogger.repl.level = error\n"
     )
     builder = (
         SparkSession.builder.master(master)
@@ -77,7 +80,8 @@ def spark_session(master: str, scratch: Path) -> SparkSession:
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
     )
     if master.startswith("local"):
-        builder = builder.config("spark.sql.shuffle.partitions", _LOCAL_PARTITIONS)
+        # Spark's 200 shuffle partitions suit a cluster; on one machine, two per core.
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * _local_cores(master)))
     try:
         spark = builder.getOrCreate()
     except Exception as e:
@@ -85,6 +89,12 @@ def spark_session(master: str, scratch: Path) -> SparkSession:
         raise YtGraphError(f"Spark could not start on {master}: {first}") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _local_cores(master: str) -> int:
+    """The worker threads of a ``local``, ``local[N]``, ``local[*]`` or ``local[N,F]`` master."""
+    inside = master[len("local[") : -1].split(",")[0] if "[" in master else "1"
+    return (os.cpu_count() or 1) if inside == "*" else int(inside)
 
 
 class SparkEngine:
@@ -346,55 +356,60 @@ def counted_watches(
 
 
 def sessions_frame(watches: DataFrame, settings: SessionSettings) -> DataFrame:
-    """(user_id, session_id, video_id, timestamp) of the counted watches; see the module doc."""
+    """(user_id, session_id, video_id, timestamp) of the counted watches; see the module doc.
+
+    One shuffle brings each user's watches together as an array sorted by (time, video); the
+    windows are cut there with array functions. Assigning a watch to its session costs
+    O(watches x sessions) of that user, and a user's sessions are at most span / window + 1.
+    """
     window = window_seconds(settings)
-    w = watches.select("user_id", "video_id", F.col("timestamp").cast("long").alias("timestamp"))
-    times = w.select("user_id", "timestamp").distinct()
-    per_user = times.groupBy("user_id").agg(F.array_sort(F.collect_list("timestamp")).alias("ts"))
+    w = watches.select("user_id", F.col("timestamp").cast("long").alias("timestamp"), "video_id")
+    per_user = w.groupBy("user_id").agg(
+        F.array_sort(F.collect_list(F.struct("timestamp", "video_id"))).alias("ev")
+    )
+    times = F.array_distinct(F.transform("ev", lambda x: x["timestamp"]))
 
     def fold(starts: Column, t: Column) -> Column:
         # Anchored windows: t opens a session when t - (last start) >= W, else joins the last one.
-        return F.when(
-            t - F.element_at(starts, -1) >= F.lit(window), F.concat(starts, F.array(t))
-        ).otherwise(starts)
+        opens = t - F.element_at(starts, -1) >= F.lit(window)
+        return F.when(opens, F.concat(starts, F.array(t))).otherwise(starts)
 
-    starts = per_user.select(
+    per_user = per_user.select("user_id", "ev", times.alias("ts")).select(
         "user_id",
+        "ev",
         F.aggregate(F.slice("ts", 2, F.size("ts")), F.array(F.element_at("ts", 1)), fold).alias(
             "starts"
         ),
     )
-    # Sessions are numbered by user id, then start: a user's first session id is the sessions of
-    # the users before it (one row per user, so one partition for this running sum is fine).
+    # Sessions are numbered by user id, then start: a user's first session id is the number of
+    # sessions of the users before it (a running sum over one small row per user).
     before = Window.orderBy("user_id").rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    offsets = starts.select(
-        "user_id", (F.sum(F.size("starts")).over(before) - F.size("starts")).alias("offset")
+    offsets = per_user.select("user_id", F.size("starts").alias("n")).select(
+        "user_id", (F.sum("n").over(before) - F.col("n")).alias("offset")
     )
-    marks = starts.select(
-        "user_id", F.explode("starts").alias("timestamp"), F.lit(1).alias("opens")
-    )
-    upto = (
-        Window.partitionBy("user_id")
-        .orderBy("timestamp")
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    )
-    session_of = (
-        times.join(marks, ["user_id", "timestamp"], "left")
-        .join(offsets, "user_id")
+
+    def placed(x: Column) -> Column:
+        # A watch belongs to the last session that starts at or before it.
+        local = F.size(F.filter("starts", lambda s: s <= x["timestamp"])) - 1
+        return F.struct(
+            local.alias("local"), x["video_id"].alias("video_id"), x["timestamp"].alias("ts")
+        )
+
+    rows = (
+        per_user.join(offsets, "user_id")
+        .select("user_id", "offset", F.explode(F.transform("ev", placed)).alias("e"))
         .select(
             "user_id",
-            "timestamp",
-            (F.col("offset") + F.count("opens").over(upto) - 1).alias("session_id"),
+            (F.col("offset") + F.col("e.local")).alias("session_id"),
+            F.col("e.video_id").alias("video_id"),
+            F.col("e.ts").alias("timestamp"),
         )
-    )
-    # A video counts once per session, at its first watch.
-    rows = (
-        w.join(session_of, ["user_id", "timestamp"])
+        # A video counts once per session, at its first watch.
         .groupBy("user_id", "session_id", "video_id")
         .agg(F.min("timestamp").alias("timestamp"))
     )
     if settings.max_videos > 0:
-        first = Window.partitionBy("session_id").orderBy("timestamp", "video_id")
+        first = Window.partitionBy("user_id", "session_id").orderBy("timestamp", "video_id")
         rows = rows.withColumn("k", F.row_number().over(first)).where(
             F.col("k") <= settings.max_videos
         )
