@@ -66,9 +66,10 @@ def spark_session(master: str, scratch: Path) -> SparkSession:
         "appender.console.type = Console\nappender.console.name = console\n"
         "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
         "appender.console.layout.pattern = spark: %p %c{1}: %m%n\n"
-        # PySpark's JVM counts as a shell, whose own logger otherwise resets the level to WARN
-        # and says so on stderr.
-        "logger.repl.name = org.apache.spark.repl.Main\nlogger.repl.level = error\n"
+        # PySpark's JVM counts as a shell: unless the logger of the class that happens to log
+        # first has a level of its own, Spark resets the level to WARN and says so on stderr.
+        "logger.spark.name = org.apache.spark\nlogger.spark.level = error\n"
+        "logger.hadoop.name = org.apache.hadoop\nlogger.hadoop.level = error\n"
     )
     builder = (
         SparkSession.builder.master(master)
@@ -157,26 +158,26 @@ class SparkEngine:
         self, events: pd.DataFrame, settings: SessionSettings, durations: pd.Series | None
     ) -> pd.DataFrame:
         """``sessionize`` on Spark: the same rows, sorted by session_id, timestamp, video_id."""
-        path = self._sessions_file(events, settings, durations)
+        path = self.sessions_file(events, settings, durations)
         return empty_sessions() if path is None else _read_sessions(path)
 
     def covisits(
         self, events: pd.DataFrame, settings: SessionSettings, durations: pd.Series | None
     ) -> Covisits:
         """``count(sessionize(...))`` on Spark."""
-        path = self._sessions_file(events, settings, durations)
-        return Covisits.empty() if path is None else self._count(path)
+        path = self.sessions_file(events, settings, durations)
+        return Covisits.empty() if path is None else self.count_sessions(path)
 
     def sessions_and_covisits(
         self, events: pd.DataFrame, settings: SessionSettings, durations: pd.Series | None
     ) -> tuple[pd.DataFrame, Covisits]:
         """``sessions`` and ``covisits`` from one sessions job."""
-        path = self._sessions_file(events, settings, durations)
+        path = self.sessions_file(events, settings, durations)
         if path is None:
             return empty_sessions(), Covisits.empty()
-        return _read_sessions(path), self._count(path)
+        return _read_sessions(path), self.count_sessions(path)
 
-    def _count(self, sessions_path: Path) -> Covisits:
+    def count_sessions(self, sessions_path: Path) -> Covisits:
         """c_i, c_ij and N of the sessions Spark wrote to ``sessions_path``."""
         s = self.spark.read.parquet(str(sessions_path)).select("session_id", "video_id")
         counts_path, pairs_path = self._path("counts"), self._path("pairs")
@@ -218,7 +219,7 @@ class SparkEngine:
 
     # --- files in, files out ---------------------------------------------------------------
 
-    def _sessions_file(
+    def sessions_file(
         self, events: pd.DataFrame, settings: SessionSettings, durations: pd.Series | None
     ) -> Path | None:
         """Write the events, run the sessions job, return its Parquet folder (None: no watches)."""
