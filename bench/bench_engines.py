@@ -53,6 +53,7 @@ def main() -> None:
 
     from ytgraph.ingest.engines.spark import SparkEngine, spark_session
 
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # runs as they end
     s = load_settings()
     print(f"machine: {machine()}")
     events, videos = generate_world(
@@ -78,6 +79,7 @@ def main() -> None:
         for stage, t in (("sessions", t_s), ("c_i, c_ij", t_c), ("R_i", t_r)):
             note("inprocess", stage, t)
         note("inprocess", "total", t_s + t_c + t_r)
+        print(f"  inprocess run: sessions {t_s:.1f}s, c_i/c_ij {t_c:.1f}s, R_i {t_r:.1f}s")
 
     scratch = Path(tempfile.mkdtemp(prefix="ytgraph-bench-spark-"))
     try:
@@ -93,6 +95,7 @@ def main() -> None:
                 for stage, t in (("sessions", t_s), ("c_i, c_ij", t_c), ("R_i", t_r)):
                     note("spark", stage, t)
                 note("spark", "total", t_s + t_c + t_r)
+                print(f"  spark run: sessions {t_s:.1f}s, c_i/c_ij {t_c:.1f}s, R_i {t_r:.1f}s")
                 assert ref_cov is not None and ref_rel is not None
                 same &= cov.equals(ref_cov) and rel[["src", "dst", "rank"]].equals(
                     ref_rel[["src", "dst", "rank"]]

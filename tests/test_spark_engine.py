@@ -148,6 +148,11 @@ def test_spark_engine_on_nothing_to_count(engine: SparkEngine) -> None:
     watched = events[events["watch_seconds"].notna()]
     sessions, cov = engine.sessions_and_covisits(watched, short, None)
     assert sessions.empty and cov.n_sessions == 0 and cov.n_videos == 0
+    # No duration known at all: the fraction test passes every watch.
+    frac = SessionSettings(long_watch_fraction=0.9)
+    nothing = pd.Series([], dtype="float64")
+    got = engine.covisits(events, frac, nothing)
+    assert got.n_sessions > 0 and got.equals(InProcessEngine().covisits(events, frac, nothing))
 
 
 def related_edges(graph: Graph) -> list[tuple[Any, ...]]:

@@ -245,16 +245,19 @@ class SparkEngine:
         if settings.long_watch_fraction is not None and durations is not None:
             if durations.index.has_duplicates:
                 raise InputError("durations: a video id occurs more than once in the index")
-            d = pd.DataFrame(
-                {
-                    "video_id": durations.index.astype(str),
-                    "duration_seconds": pd.to_numeric(durations, errors="coerce").to_numpy(
-                        dtype=np.float64, na_value=np.nan
-                    ),
-                }
+            seconds = pd.to_numeric(durations, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
             )
             dur_path = self._path("durations.parquet")
-            pq.write_table(pa.Table.from_pandas(d, preserve_index=False), dur_path)
+            pq.write_table(
+                pa.table(  # typed: an empty series must still give a string and a double column
+                    {
+                        "video_id": pa.array(durations.index.astype(str), type=pa.string()),
+                        "duration_seconds": pa.array(seconds, type=pa.float64()),
+                    }
+                ),
+                dur_path,
+            )
             dur = self.spark.read.parquet(str(dur_path))
         watches = counted_watches(self.spark.read.parquet(str(ev_path)), settings, dur)
         if frame["user_id"].isna().any() or frame["video_id"].isna().any():
