@@ -53,7 +53,7 @@ def main() -> None:
 
     from ytgraph.ingest.engines.spark import SparkEngine, spark_session
 
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # runs as they end
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # runs as they end
     s = load_settings()
     print(f"machine: {machine()}")
     events, videos = generate_world(
@@ -113,8 +113,8 @@ def main() -> None:
     print(f"  {'stage':<10} {'inprocess':>22} {'spark ' + args.master:>22}")
     for stage in ("sessions", "c_i, c_ij", "R_i", "total"):
         cells = []
-        for engine in ("inprocess", "spark"):
-            m = median(stages[engine][stage])
+        for name in ("inprocess", "spark"):
+            m = median(stages[name][stage])
             cells.append(f"{m:8.2f} ({len(events) / m:>10,.0f})")
         print(f"  {stage:<10} {cells[0]:>22} {cells[1]:>22}")
 
