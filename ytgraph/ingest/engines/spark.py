@@ -183,11 +183,12 @@ class SparkEngine:
         counts_path, pairs_path = self._path("counts"), self._path("pairs")
         # c_i: the sessions holding i (a (session, video) row is there once).
         s.groupBy("video_id").agg(F.count(F.lit(1)).alias("c")).write.parquet(str(counts_path))
-        # c_ij: the off-diagonal of X^T X, as a self-join on the session.
+        # c_ij: the off-diagonal of X^T X, as a self-join on the session; it is symmetric, so each
+        # unordered pair is counted once (src < dst) and mirrored where both directions are needed.
         a, b = s.alias("a"), s.alias("b")
         (
             a.join(b, "session_id")
-            .where(F.col("a.video_id") != F.col("b.video_id"))
+            .where(F.col("a.video_id") < F.col("b.video_id"))
             .groupBy(F.col("a.video_id").alias("src"), F.col("b.video_id").alias("dst"))
             .agg(F.count(F.lit(1)).alias("c"))
             .write.parquet(str(pairs_path))
@@ -274,7 +275,7 @@ class SparkEngine:
         pq.write_table(
             pa.table({"video_id": ids.astype(str), "c": cov.counts.astype(np.int64)}), counts_path
         )
-        p = cov.pairs.tocoo()
+        p = sp.triu(cov.pairs, k=1).tocoo()  # each unordered pair once, as Spark writes them
         pq.write_table(
             pa.table(
                 {
@@ -305,7 +306,8 @@ def _read_sessions(path: Path) -> pd.DataFrame:
 
 
 def _read_covisits(counts_path: Path, pairs_path: Path, n_sessions: int) -> Covisits:
-    """The Covisits of the counts and pairs a Spark job wrote (videos sorted, CSR rows sorted)."""
+    """The Covisits of the counts and pairs (each unordered pair once) a Spark job wrote: videos
+    sorted, c_ij symmetric, CSR rows sorted."""
     counts = pd.read_parquet(counts_path).sort_values("video_id", ignore_index=True)
     if counts.empty:
         return Covisits.empty()
@@ -313,11 +315,10 @@ def _read_covisits(counts_path: Path, pairs_path: Path, n_sessions: int) -> Covi
     index = pd.Index(videos)
     pairs = pd.read_parquet(pairs_path)
     v = len(videos)
+    i, j = index.get_indexer(pairs["src"]), index.get_indexer(pairs["dst"])
+    c = pairs["c"].to_numpy(dtype=np.int64)
     m = sp.csr_matrix(
-        (
-            pairs["c"].to_numpy(dtype=np.int64),
-            (index.get_indexer(pairs["src"]), index.get_indexer(pairs["dst"])),
-        ),
+        (np.concatenate([c, c]), (np.concatenate([i, j]), np.concatenate([j, i]))),
         shape=(v, v),
         dtype=np.int64,
     )
@@ -427,9 +428,10 @@ def related_frame(
     settings: RelatedSettings,
     xlogx: DataFrame | None = None,
 ) -> DataFrame:
-    """R_i from counts (video_id, c) and pairs (src, dst, c): src, dst, score, cooccurrences,
-    rank, weight (unordered). ``xlogx`` (x, xl) is needed for ``llr``."""
+    """R_i from counts (video_id, c) and pairs (src, dst, c; each unordered pair once): src, dst,
+    score, cooccurrences, rank, weight (unordered). ``xlogx`` (x, xl) is needed for ``llr``."""
     p = pairs.select("src", "dst", F.col("c").alias("cij"))
+    p = p.unionByName(p.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "cij"))
     if settings.min_count > 1:
         p = p.where(F.col("cij") >= settings.min_count)
     ci = counts.select(F.col("video_id").alias("src"), F.col("c").alias("ci"))
