@@ -4,15 +4,16 @@ The same tables as the in-process engine (``ingest.sessions``, ``ingest.covisit`
 ``ingest.related``), computed with Spark SQL expressions only (no Python UDF), rule for rule:
 
 - **Sessions.** Watches (``event == 'watch'``) pass the long-watch filter (a NaN or missing length,
-  or an unknown duration, passes). Per user, the distinct watch times, sorted, are folded by a SQL
-  ``aggregate`` into the anchored session starts: a time opens a session when it is at least the
-  window after the last start (``t - start >= W``, W whole seconds as ``sessions.window_seconds``).
-  A time's session is the number of starts up to it (a running count); sessions are numbered
-  0..S-1 by user id (string order: UTF-8 bytes sort as code points, as Python's ``str``), then
-  start. A video counts once per session, at its first watch; a session keeps its first
-  ``max_videos`` videos by (first watch, video id).
+  or an unknown duration, passes). One shuffle gathers each user's watches into an array sorted by
+  (time, video); its distinct times are folded by a SQL ``aggregate`` into the anchored session
+  starts: a time opens a session when it is at least the window after the last start
+  (``t - start >= W``, W whole seconds as ``sessions.window_seconds``). A watch belongs to the last
+  session started at or before it; sessions are numbered 0..S-1 by user id (string order: UTF-8
+  bytes sort as code points, as Python's ``str``), then start. A video counts once per session, at
+  its first watch; a session keeps its first ``max_videos`` videos by (first watch, video id).
 - **Counts.** c_i = the sessions holding video i; c_ij = a self-join of the (session, video) rows on
-  the session, i != j (the off-diagonal of XᵀX); N = the number of sessions.
+  the session (the off-diagonal of XᵀX), each unordered pair counted once (i < j) and mirrored where
+  both directions are needed; N = the number of sessions.
 - **R_i.** r(i, j) = c_ij / f(i, j) as the same float operations in the same order as
   ``related.scores`` (integer products first, one rounding at the division), so scores are
   bit-identical. ``llr`` needs x ln x: Spark's ``ln`` is fdlibm's (``StrictMath``) and differs from
