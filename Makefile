@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,eval,dev]'
+	$(BIN)/pip install -q -e '.[test,eval,dev,spark]'
 	touch $(STAMP)
 
 # Debian's chromium drives the Browser tests (playwright cannot download a browser here).

@@ -375,6 +375,14 @@ def load(
     ] = None,
     top_n: Annotated[int | None, typer.Option(help="Related videos kept per video (N).")] = None,
     min_count: Annotated[int | None, typer.Option(help="Least c_ij for a pair to count.")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Where the counting runs: inprocess (default) | spark (PySpark)."),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark (default local[*])."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the load summary as JSON.")
     ] = False,
@@ -386,6 +394,7 @@ def load(
     rewrites what the new events change.
     """
     from loaders import read_dataset
+    from ytgraph.ingest.engines import check_engine
     from ytgraph.ingest.load import load as run_load
 
     cfg = settings(
@@ -394,8 +403,11 @@ def load(
             "related.normalization": normalization,
             "related.top_n": top_n,
             "related.min_count": min_count,
+            "load.engine": engine,
+            "load.spark_master": spark_master,
         }
     )
+    check_engine(cfg.load)  # before reading: a missing PySpark is said at once
     if not events and fmt == "canonical":
         raise typer.BadParameter("give at least one events file")
     if rejects is not None:

@@ -36,6 +36,8 @@ DEFAULT_FILE = "ytgraph.toml"
 PROFILE_ENV = "YTGRAPH_PROFILE"
 
 Normalization = Literal["product", "candidate", "cosine", "jaccard", "lift", "llr"]
+#: Where a load counts sessions, c_i, c_ij and R_i: in this process (numpy/scipy) or on Spark.
+CountEngineName = Literal["inprocess", "spark"]
 #: URI schemes of the Bolt protocol, the only one ytgraph speaks to Neo4j.
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
@@ -111,6 +113,14 @@ class LoadSettings:
     # One load at a time per count state: a second one waits this long for the first (0: refused
     # at once).
     lock_timeout_s: float = _num(3600.0, ge=0)
+    # The counting (sessions, c_i/c_ij, R_i): "inprocess" or "spark" (PySpark, the `spark` extra).
+    engine: CountEngineName = "inprocess"
+    spark_master: str = (
+        "local[*]"  # any Spark master URL: local[N], spark://host:7077, yarn, k8s://...
+    )
+    # Where the spark engine exchanges Parquet files with Spark; on a cluster, a folder every
+    # executor sees at the same path (a shared mount). Default: a fresh temporary folder.
+    spark_dir: str = ""
 
 
 @dataclass
@@ -336,6 +346,20 @@ def check_uri(uri: str, source: str) -> None:
         )
 
 
+_SPARK_MASTER = re.compile(
+    r"local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|yarn|(spark|mesos|k8s)://\S+",
+)
+
+
+def check_spark_master(master: str, source: str) -> None:
+    """A Spark master URL as ``spark-submit --master`` takes it, or ConfigError."""
+    if not _SPARK_MASTER.fullmatch(master):
+        raise ConfigError(
+            f"{source}: {master!r} is not a Spark master URL (local[*], local[2], "
+            "spark://host:7077, yarn, k8s://https://host:443)"
+        )
+
+
 def _set(settings: Settings, section: str, key: str, value: Any, source: str) -> None:
     sections = {f.name for f in _sections()}
     if section not in sections:
@@ -352,6 +376,8 @@ def _set(settings: Settings, section: str, key: str, value: Any, source: str) ->
     _check_range(f"{section}.{key}", value, _field(part, key).metadata, source)
     if (section, key) == ("neo4j", "uri"):
         check_uri(value, source)
+    if (section, key) == ("load", "spark_master"):
+        check_spark_master(value, source)
     setattr(part, key, value)
 
 
@@ -387,6 +413,7 @@ def validate(settings: Settings) -> Settings:
                 raise ConfigError(f"{name} must be a number, not NaN")
             _check_range(name, value, g.metadata, "")
     check_uri(settings.neo4j.uri, "neo4j.uri")
+    check_spark_master(settings.load.spark_master, "load.spark_master")
     return settings
 
 

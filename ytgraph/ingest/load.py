@@ -22,10 +22,10 @@ from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
 from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
-from ytgraph.ingest.covisit import Covisits, count
-from ytgraph.ingest.related import related_lists
+from ytgraph.ingest.covisit import Covisits
+from ytgraph.ingest.engines import CountEngine, open_engine
 from ytgraph.ingest.retract import SESSION_EVENTS, apply_removals, live, removals, retracted
-from ytgraph.ingest.sessions import counted_watches, sessionize
+from ytgraph.ingest.sessions import counted_watches
 from ytgraph.ingest.staleness import catalog_moved, changed_lists, moved_videos, reaching
 from ytgraph.ingest.state import CountState, StateStore
 
@@ -250,16 +250,22 @@ def load(
     *,
     progress: Progress | None = None,
     echo: Echo | None = stderr_line,
+    engine: CountEngine | None = None,
 ) -> LoadSummary:
     """Load one dataset into the graph, incrementally on top of what is there; see the module doc.
 
     One load at a time per count state: a second one waits for the first (``[load]
     lock_timeout_s``, 0: refused at once with BusyError) and then builds on what it committed.
+    The counting runs on ``engine``, by default the one ``[load] engine`` names (opened and closed
+    here); every engine gives the same counts, so loads may switch engines freely.
     """
     # The lock spans reconcile ... promote: two loads interleaved there would commit against one
     # state, and one's events would be lost or its pending state renamed under the other.
-    with StateStore(state_dir).locked(settings.load.lock_timeout_s, echo=echo):
-        return _load_locked(dataset, settings, graph, state_dir, progress=progress)
+    with (
+        open_engine(settings.load, engine) as counter,
+        StateStore(state_dir).locked(settings.load.lock_timeout_s, echo=echo),
+    ):
+        return _load_locked(dataset, settings, graph, state_dir, counter, progress=progress)
 
 
 def _load_locked(
@@ -267,10 +273,11 @@ def _load_locked(
     settings: Settings,
     graph: Graph,
     state_dir: str | Path,
+    engine: CountEngine,
     *,
     progress: Progress | None = None,
 ) -> LoadSummary:
-    """``load`` with the count state's lock held."""
+    """``load`` with the count state's lock held, counting on ``engine``."""
     t0 = time.perf_counter()
     step: Progress = progress or (lambda _s, _d, _t: None)
     store = StateStore(state_dir)
@@ -303,16 +310,15 @@ def _load_locked(
     step("count", 0, 1)
     watches = events[events["event"] == "watch"]
     if full:
-        sessions = sessionize(watches, settings.sessions, durations)
-        cov = count(sessions)
+        cov = engine.covisits(watches, settings.sessions, durations)
     else:
         assert old.covisits is not None
         users = new.loc[new["event"].isin(SESSION_EVENTS), "user_id"].unique()
         before = old.events[(old.events["event"] == "watch") & old.events["user_id"].isin(users)]
         after = watches[watches["user_id"].isin(users)]
-        cov = old.covisits.combine(count(sessionize(before, settings.sessions, old.durations)), -1)
-        cov = cov.combine(count(sessionize(after, settings.sessions, durations)), 1)
-    related = related_lists(cov, settings.related)
+        cov = old.covisits.combine(engine.covisits(before, settings.sessions, old.durations), -1)
+        cov = cov.combine(engine.covisits(after, settings.sessions, durations), 1)
+    related = engine.related(cov, settings.related)
     step("count", 1, 1)
 
     sources = (
