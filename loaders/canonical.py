@@ -1157,9 +1157,7 @@ def _read_events_csv(path: PathLike, strict: bool) -> tuple[pd.DataFrame, ReadRe
         frames.append(check_events(c))
         part = c.finish(strict=False)
         if shift:
-            part.rejects = [
-                Reject(r.file, r.line + shift, r.reason, r.raw) for r in part.rejects
-            ]
+            part.rejects = [Reject(r.file, r.line + shift, r.reason, r.raw) for r in part.rejects]
         report = report.merge(part)
         if strict and report.rejects:
             first = report.rejects[0]

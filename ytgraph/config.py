@@ -111,6 +111,9 @@ class LoadSettings:
     # One load at a time per count state: a second one waits this long for the first (0: refused
     # at once).
     lock_timeout_s: float = _num(3600.0, ge=0)
+    # A first load into an empty graph on ytgraph's managed server with at least this many events
+    # goes through neo4j-admin database import (the server stops meanwhile); -1: never.
+    bulk_import_min_events: int = _num(1_000_000, ge=-1)
 
 
 @dataclass

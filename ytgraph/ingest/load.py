@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
 from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
+from ytgraph.db.server import ManagedServer
+from ytgraph.errors import GraphError
+from ytgraph.ingest import bulk
 from ytgraph.ingest.covisit import Covisits, count
 from ytgraph.ingest.related import related_lists
 from ytgraph.ingest.retract import SESSION_EVENTS, apply_removals, live, removals, retracted
@@ -59,6 +63,8 @@ class LoadSummary:
     state_dir: str
     rejects_file: str | None = None
     retracted: int = 0  # events a retraction took out (loaded before, or arriving retracted)
+    bulk_import: bool = False  # a first load written by neo4j-admin database import
+    import_seconds: float | None = None  # how long the admin tool ran
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,40 +142,83 @@ def video_durations(videos: pd.DataFrame) -> pd.Series:
     )
 
 
+def _pair_codes(
+    frame: pd.DataFrame, pairs: pd.DataFrame | None
+) -> tuple[np.ndarray, pd.Index, pd.Index, np.ndarray]:
+    """(pair code of each row, user ids, video ids, rows whose pair is in ``pairs``; all when
+    None): int codes instead of string keys, so grouping millions of events stays compact."""
+    ucode, users = pd.factorize(frame["user_id"])
+    vcode, videos = pd.factorize(frame["video_id"])
+    key = ucode.astype(np.int64) * max(len(videos), 1) + vcode
+    if pairs is None:
+        return key, users, videos, np.ones(len(frame), dtype=bool)
+    pu = users.get_indexer(pd.Index(pairs["user_id"]))
+    pv = videos.get_indexer(pd.Index(pairs["video_id"]))
+    known = (pu >= 0) & (pv >= 0)
+    wanted = pu[known].astype(np.int64) * max(len(videos), 1) + pv[known]
+    return key, users, videos, np.isin(key, wanted)
+
+
+def watched_frame(
+    events: pd.DataFrame,
+    pairs: pd.DataFrame | None,
+    durations: pd.Series,
+    settings: Settings,
+) -> pd.DataFrame:
+    """WATCHED aggregates for the (user, video) pairs given (None: every pair), from all their
+    watch events: ``user_id, video_id, count, first_at, last_at, watch_seconds, long_watches``."""
+    w = events[(events["event"] == "watch").to_numpy()]
+    cols = ["user_id", "video_id", "count", "first_at", "last_at", "watch_seconds", "long_watches"]
+    if w.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    key, users, videos, keep = _pair_codes(w, pairs)
+    if not keep.all():
+        w, key = w[keep], key[keep]
+    if w.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    long = long_watches(w, durations, settings)
+    secs = w["watch_seconds"].fillna(0.0).to_numpy(dtype="float64")
+    ts = w["timestamp"].to_numpy(dtype="int64")
+    order = np.argsort(key, kind="stable")
+    key, long, secs, ts = key[order], long[order], secs[order], ts[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    first = key[starts]
+    n_videos = max(len(videos), 1)
+    return pd.DataFrame(
+        {
+            "user_id": users.take(first // n_videos).to_numpy(dtype=object),
+            "video_id": videos.take(first % n_videos).to_numpy(dtype=object),
+            "count": np.diff(np.r_[starts, len(key)]).astype(np.int64),
+            "first_at": np.minimum.reduceat(ts, starts),
+            "last_at": np.maximum.reduceat(ts, starts),
+            "watch_seconds": np.add.reduceat(secs, starts),
+            "long_watches": np.add.reduceat(long.astype(np.int64), starts),
+        }
+    )
+
+
 def watched_rows(
     events: pd.DataFrame, pairs: pd.DataFrame, durations: pd.Series, settings: Settings
 ) -> list[dict[str, Any]]:
-    """WATCHED aggregates for the (user, video) pairs given, from all their watch events."""
-    w = events[events["event"] == "watch"]
-    w = w.merge(pairs, on=["user_id", "video_id"], how="inner")
-    if w.empty:
-        return []
-    w = w.assign(long=long_watches(w, durations, settings), secs=w["watch_seconds"].fillna(0.0))
-    agg = w.groupby(["user_id", "video_id"], sort=True).agg(
-        count=("timestamp", "size"),
-        first_at=("timestamp", "min"),
-        last_at=("timestamp", "max"),
-        watch_seconds=("secs", "sum"),
-        long_watches=("long", "sum"),
-    )
-    agg = agg.reset_index()
-    agg["count"] = agg["count"].astype(int)
-    agg["long_watches"] = agg["long_watches"].astype(int)
-    return cast(list[dict[str, Any]], agg.to_dict("records"))
+    """``watched_frame`` as rows of plain values (``upsert_watched``)."""
+    return records(watched_frame(events, pairs, durations, settings))
 
 
-def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
-    """Explicit actions for the pairs given: the latest of each kind (and the latest rating)."""
-    a = events[events["event"].isin(ACTION_EVENTS)]
-    a = a.merge(pairs, on=["user_id", "video_id"], how="inner")
+def action_frame(events: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFrame:
+    """Explicit actions for the pairs given (None: every pair): the latest of each kind (and the
+    latest rating), ``user_id, video_id, kind, at, rating, count``."""
+    a = events[events["event"].isin(ACTION_EVENTS).to_numpy()]
+    cols = ["user_id", "video_id", "kind", "at", "rating", "count"]
+    if not a.empty and pairs is not None:
+        a = a[_pair_codes(a, pairs)[3]]
     if a.empty:
-        return []
+        return pd.DataFrame({c: [] for c in cols})
     a = a.sort_values(["user_id", "video_id", "event", "timestamp"], kind="stable")
     grouped = a.groupby(["user_id", "video_id", "event"], sort=False)
     last = grouped.tail(1).set_index(["user_id", "video_id", "event"])
     counts = grouped.size()
     out = last.assign(count=counts).reset_index()
-    rows = pd.DataFrame(
+    return pd.DataFrame(
         {
             "user_id": out["user_id"],
             "video_id": out["video_id"],
@@ -179,7 +228,38 @@ def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any
             "count": out["count"].astype(int),
         }
     )
-    return cast(list[dict[str, Any]], rows.to_dict("records"))
+
+
+def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
+    """``action_frame`` as rows of plain values (``upsert_actions``)."""
+    return records(action_frame(events, pairs))
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts of plain Python values (None for a missing rating)."""
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
+
+
+class FrameRows(Sequence[dict[str, Any]]):
+    """A frame seen as a sequence of row dicts, built a slice at a time: a batched write of
+    millions of rows never holds them all as Python dicts at once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return records(self.frame.iloc[i])
+        return records(self.frame.iloc[[i]])[0]
 
 
 def lists_by_src(frame: pd.DataFrame, columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -249,16 +329,71 @@ def load(
     *,
     progress: Progress | None = None,
     echo: Echo | None = stderr_line,
+    server: ManagedServer | None = None,
 ) -> LoadSummary:
     """Load one dataset into the graph, incrementally on top of what is there; see the module doc.
 
     One load at a time per count state: a second one waits for the first (``[load]
     lock_timeout_s``, 0: refused at once with BusyError) and then builds on what it committed.
+    ``server``: the managed server the graph lives on, if it is ytgraph's own; then a large first
+    load into an empty graph goes through ``neo4j-admin database import`` (``ingest.bulk``).
     """
     # The lock spans reconcile ... promote: two loads interleaved there would commit against one
     # state, and one's events would be lost or its pending state renamed under the other.
     with StateStore(state_dir).locked(settings.load.lock_timeout_s, echo=echo):
-        return _load_locked(dataset, settings, graph, state_dir, progress=progress)
+        return _load_locked(
+            dataset, settings, graph, state_dir, progress=progress, echo=echo, server=server
+        )
+
+
+def _graph_state(graph: Graph, state_dir: Path) -> tuple[str | None, bool]:
+    """(the graph's state id, whether it holds a half-done bulk import to redo); see
+    ``ingest.bulk`` for the marker this reads."""
+    interrupted = bulk.pending_import(state_dir)
+    if interrupted is None:
+        graph.run_script("schema")
+        (meta,) = graph.run("meta_get")
+        return meta["state_id"], False
+    try:
+        (meta,) = graph.run("meta_get")
+    except GraphError:  # the half-imported database may not even start
+        return None, True
+    if meta["state_id"] != interrupted:
+        return None, True
+    bulk.marker(state_dir).unlink(missing_ok=True)  # it committed: only the clean-up was left
+    graph.run_script("schema")
+    return meta["state_id"], False
+
+
+def _use_bulk(
+    settings: Settings,
+    graph: Graph,
+    server: ManagedServer | None,
+    n_events: int,
+    redo: bool,
+    echo: Echo,
+) -> bool:
+    """Whether this first load goes through the admin import (see ``ingest.bulk``)."""
+    if redo:
+        if server is None:
+            raise GraphError(
+                "an interrupted neo4j-admin import left this graph half-written: rerun the load "
+                "against ytgraph's managed server, or `ytgraph reset`"
+            )
+        return True
+    least = settings.load.bulk_import_min_events
+    if least < 0 or n_events < least:
+        return False
+    (row,) = graph.run("graph_empty")
+    if not row["empty"]:
+        return False
+    if server is None:
+        echo(
+            "ytgraph: the server is not ytgraph's managed one, so this first load goes through "
+            "driver transactions instead of neo4j-admin import (which stops the server)"
+        )
+        return False
+    return True
 
 
 def _load_locked(
@@ -268,14 +403,17 @@ def _load_locked(
     state_dir: str | Path,
     *,
     progress: Progress | None = None,
+    echo: Echo | None = None,
+    server: ManagedServer | None = None,
 ) -> LoadSummary:
     """``load`` with the count state's lock held."""
     t0 = time.perf_counter()
     step: Progress = progress or (lambda _s, _d, _t: None)
+    say: Echo = echo or (lambda _m: None)
     store = StateStore(state_dir)
-    graph.run_script("schema")
-    (meta,) = graph.run("meta_get")
-    old = store.reconcile(meta["state_id"])
+    graph_id, redo = _graph_state(graph, store.path)
+    old = store.reconcile(graph_id)
+    step("events", 0, 1)
 
     # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
     incoming = dataset.events.drop_duplicates(ignore_index=True)
@@ -294,6 +432,10 @@ def _load_locked(
     if len(given):
         durations = pd.concat([durations[~durations.index.isin(given.index)], given])
 
+    step("events", 1, 1)
+    first = graph_id is None and not len(old.events)
+    use_bulk = first and _use_bulk(settings, graph, server, len(events), redo, say)
+
     # 2. Counts: all again when the counting settings changed, else old - touched users' old + new.
     fp = fingerprint(settings)
     full = old.covisits is None or old.fingerprint != fp
@@ -309,8 +451,10 @@ def _load_locked(
         after = watches[watches["user_id"].isin(users)]
         cov = old.covisits.combine(count(sessionize(before, settings.sessions, old.durations)), -1)
         cov = cov.combine(count(sessionize(after, settings.sessions, durations)), 1)
-    related = related_lists(cov, settings.related)
     step("count", 1, 1)
+    step("related", 0, 1)
+    related = related_lists(cov, settings.related)
+    step("related", 1, 1)
 
     sources = (
         np.union1d(
@@ -322,21 +466,13 @@ def _load_locked(
     count_ids, count_values = _counts_changed(old.covisits, cov)
 
     # 3. Graph rows: only the (user, video) pairs with new events, videos with metadata given.
+    step("rows", 0, 1)
     pairs = new[["user_id", "video_id"]].drop_duplicates()
-    video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
     seen_ids = np.union1d(arrived["video_id"].unique().astype(object), count_ids)
-    watched = watched_rows(events, pairs, durations, settings)
-    actions = action_rows(events, pairs)
-    rel_rows = related_rows(related, sources)
-    crawl_rows: list[dict[str, Any]] = []
-    if dataset.crawl_related is not None and len(dataset.crawl_related):
-        c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
-        crawl_rows = lists_by_src(
-            c, {"dst": c["dst"].tolist(), "position": c["position"].astype(int).tolist()}
-        )
-
-    catalog = catalog_of(old.catalog, dataset)
-    gone = removals(events, dropped, catalog, _listed(graph, catalog, dropped))
+    # A first load writes every pair: no need to look each event's pair up.
+    wanted = None if first else pairs
+    watched_table = watched_frame(events, wanted, durations, settings)
+    action_table = action_frame(events, wanted)
     state = CountState(
         events=events,
         durations=durations,
@@ -344,9 +480,59 @@ def _load_locked(
         related=related,
         fingerprint=fp,
         state_id=CountState.new_id(),
-        catalog=catalog,
+        catalog=catalog_of(old.catalog, dataset),
     )
+    if use_bulk:
+        assert server is not None
+        step("rows", 1, 1)
+        step("count state", 0, 1)
+        store.write_pending(state)
+        step("count state", 1, 1)
+        tables = bulk.FirstLoad(
+            videos=bulk.video_table(
+                dataset.videos, seen_ids, (count_ids, count_values), dataset.crawl_related
+            ),
+            watched=watched_table,
+            actions=action_table,
+            related=related,
+            channels=_links(dataset.videos, "channel_id"),
+            categories=_links(dataset.videos, "category"),
+            crawl=dataset.crawl_related,
+        )
+        imported_in = bulk.import_first_load(
+            tables, graph, server, store.path, state.state_id, step, say
+        )
+        del tables
+        (pools,) = graph.run("stale_count")
+        store.promote()
+        graph.cache.clear()
+        return _summary(
+            dataset,
+            (already, new, pairs, dropped),
+            (cov, related, full),
+            (len(dataset.videos), len(sources)),
+            pools,
+            t0,
+            state_dir,
+            import_seconds=imported_in,
+        )
+    video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
+    watched = FrameRows(watched_table)
+    actions = FrameRows(action_table)
+    rel_rows = related_rows(related, sources)
+    step("rows", 1, 1)
+    crawl_rows: list[dict[str, Any]] = []
+    if dataset.crawl_related is not None and len(dataset.crawl_related):
+        c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
+        crawl_rows = lists_by_src(
+            c, {"dst": c["dst"].tolist(), "position": c["position"].astype(int).tolist()}
+        )
+
+    catalog = state.catalog
+    gone = removals(events, dropped, catalog, _listed(graph, catalog, dropped))
+    step("count state", 0, 1)
     store.write_pending(state)
+    step("count state", 1, 1)
     batch = settings.load.batch_size
     (pools,) = graph.run("stale_count")
     marking = pools["pools"] > 0
@@ -361,12 +547,10 @@ def _load_locked(
         tx.run("meta_set", state_id=state.state_id)
         _write(tx, "upsert_videos", video_rows, batch, step)
         _write(tx, "ensure_videos", seen_ids.tolist(), batch, step)
-        if "channel_id" in dataset.videos.columns:
-            ch = dataset.videos.dropna(subset=["channel_id"])[["video_id", "channel_id"]]
-            _write(tx, "link_channels", ch.to_dict("records"), batch, step)
-        if "category" in dataset.videos.columns:
-            cat = dataset.videos.dropna(subset=["category"])[["video_id", "category"]]
-            _write(tx, "link_categories", cat.to_dict("records"), batch, step)
+        for name, column in (("link_channels", "channel_id"), ("link_categories", "category")):
+            links = _links(dataset.videos, column)
+            if links is not None:
+                _write(tx, name, links.to_dict("records"), batch, step)
         _write(tx, "upsert_watched", watched, batch, step)
         _write(tx, "upsert_actions", actions, batch, step)
         apply_removals(tx, gone, batch)
@@ -390,6 +574,31 @@ def _load_locked(
     store.promote()
     graph.cache.clear()  # catalogue figures and the popular list changed
 
+    return _summary(
+        dataset,
+        (already, new, pairs, dropped),
+        (cov, related, full),
+        (len(video_rows), len(rel_rows)),
+        pools,
+        t0,
+        state_dir,
+    )
+
+
+def _summary(
+    dataset: Dataset,
+    events: tuple[int, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    counts: tuple[Covisits, pd.DataFrame, bool],
+    written: tuple[int, int],
+    pools: dict[str, Any],
+    t0: float,
+    state_dir: str | Path,
+    import_seconds: float | None = None,
+) -> LoadSummary:
+    """The LoadSummary of a load: (already loaded, new, their pairs, retracted), (counts, R,
+    full recount), (videos written, related sources written)."""
+    already, new, pairs, dropped = events
+    cov, related, full = counts
     report = dataset.report
     return LoadSummary(
         read=report.read,
@@ -398,11 +607,11 @@ def _load_locked(
         already_loaded=already,
         new_events=len(new),
         users_touched=int(pairs["user_id"].nunique()),
-        videos_written=len(video_rows),
+        videos_written=written[0],
         sessions=int(cov.n_sessions),
         videos_with_counts=len(cov.videos),
         pairs=int(cov.pairs.nnz // 2),
-        related_sources_written=len(rel_rows),
+        related_sources_written=written[1],
         related_edges=len(related),
         full_rebuild=full,
         stored_pools=int(pools["pools"]),
@@ -410,7 +619,16 @@ def _load_locked(
         seconds=time.perf_counter() - t0,
         state_dir=str(state_dir),
         retracted=len(dropped),
+        bulk_import=import_seconds is not None,
+        import_seconds=import_seconds,
     )
+
+
+def _links(videos: pd.DataFrame, column: str) -> pd.DataFrame | None:
+    """(video_id, column) of the videos that have one, as ``link_channels``/``link_categories``."""
+    if column not in videos.columns:
+        return None
+    return videos.dropna(subset=[column])[["video_id", column]]
 
 
 def count_rows(ids: np.ndarray, values: np.ndarray) -> list[dict[str, Any]]:
@@ -469,7 +687,7 @@ def write_related(
 
 
 def _write(
-    tx: Writer, name: str, rows: list[Any], batch: int, step: Progress, per_row: int = 1
+    tx: Writer, name: str, rows: Sequence[Any], batch: int, step: Progress, per_row: int = 1
 ) -> None:
     """``rows`` in batches of about ``batch`` items, where a row carries up to ``per_row`` of them
     (a source's whole list): fewer rows per batch."""

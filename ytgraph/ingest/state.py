@@ -193,9 +193,10 @@ class StateStore:
 
     def clear(self) -> None:
         if self.path.exists():
-            for name in ("current", "pending", "previous"):
+            for name in ("current", "pending", "previous", "bulk-import"):
                 if (self.path / name).exists():
                     shutil.rmtree(self.path / name)
+            (self.path / "bulk-import.json").unlink(missing_ok=True)  # see ingest.bulk
             self.sweep()
 
 
