@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,6 @@ from ytgraph.console import Echo, Progress
 from ytgraph.db.admin_import import ImportFile, import_full
 from ytgraph.db.graph import Graph
 from ytgraph.db.server import ManagedServer
-from ytgraph.errors import GraphError
 
 MARKER = "bulk-import.json"
 FOLDER = "bulk-import"
@@ -85,7 +83,7 @@ def video_table(
     out = pd.DataFrame({"video_id": all_ids}).merge(meta, on="video_id", how="left")
     for c in cols:
         if VIDEO_COLUMNS.get(c) == "time":
-            out[c] = np.floor(out[c]).astype("Int64")
+            out[c] = np.trunc(out[c].astype("float64")).astype("Int64")  # int(), as a load
     sessions = pd.Series(counts[1], index=pd.Index(counts[0], dtype=object))
     sessions = sessions[sessions > 0]  # a video without sessions has no property, as in a load
     out["sessions"] = out["video_id"].map(sessions).astype("Int64")
@@ -221,9 +219,8 @@ def import_first_load(
     step("neo4j-admin import", 0, 1)
     seconds = run_admin_import(server, graph.database, nodes, rels, multiline, folder, echo)
     step("neo4j-admin import", 1, 1)
-    reconnect(graph)
     step("schema", 0, 1)
-    graph.run_script("schema")
+    graph.run_script_anew("schema")
     step("schema", 1, 1)
     commit_meta(graph, state_id)
     marker(state_dir).unlink(missing_ok=True)
@@ -249,17 +246,3 @@ def run_admin_import(
 def commit_meta(graph: Graph, state_id: str) -> None:
     """The meta node's state id: the import counts as done from here on."""
     graph.run("meta_set", write=True, state_id=state_id)
-
-
-def reconnect(graph: Graph, tries: int = 20, wait: float = 0.5) -> None:
-    """After a restart the driver's pooled connections are dead: a failed query drops them.
-    Retried until the database answers."""
-    last: Exception | None = None
-    for _ in range(tries):
-        try:
-            graph.run("meta_get")
-            return
-        except GraphError as e:
-            last = e
-            time.sleep(wait)
-    raise GraphError(f"the database did not come back after the import: {last}")

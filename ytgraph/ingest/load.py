@@ -121,7 +121,11 @@ def video_properties(videos: pd.DataFrame) -> list[dict[str, Any]]:
     props = videos[cols].astype(object).where(videos[cols].notna(), None)
     for c in cols:
         if VIDEO_COLUMNS.get(c) == "time":
-            props[c] = props[c].map(lambda x: None if x is None else int(x))
+            # Built as objects: a map() over ints and None would come back as floats.
+            secs = videos[c].to_numpy(dtype="float64", na_value=np.nan)
+            props[c] = pd.Series(
+                [None if np.isnan(x) else int(x) for x in secs], index=props.index, dtype=object
+            )
     return cast(list[dict[str, Any]], props.to_dict("records"))
 
 
