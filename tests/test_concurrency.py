@@ -361,6 +361,38 @@ def test_a_load_killed_at_any_point_then_rerun_equals_a_clean_load(
     assert (graph_digest(), state_digest(state)) == world.expected
 
 
+def test_a_bulk_first_load_killed_then_rerun_equals_a_clean_load(
+    world: World, tmp_path: Path
+) -> None:
+    """A first load through neo4j-admin import, killed with the server stopped before the import,
+    then (the rerun) after the import but before the meta node records it: the next run imports
+    again and the graph and count state equal those of one clean driver load."""
+    state = tmp_path / "state"
+    reset(tmp_path, state)
+    bulk = {"YTGRAPH_LOAD__BULK_IMPORT_MIN_EVENTS": "0"}
+    for point in ("bulk_import", "bulk_meta"):
+        marker = tmp_path / f"reached-{point}"
+        proc = spawn(
+            [point, str(marker), "load", str(world.all), "--state-dir", str(state)],
+            tmp_path,
+            module="tests.crashpoint",
+            **bulk,
+        )
+        deadline = time.monotonic() + 240
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), finish(proc).err
+        if point == "bulk_import":
+            assert not home_processes()  # stopped for the import
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert (state / "bulk-import.json").exists()
+    done = load(tmp_path, world.all, state, **bulk)
+    assert "neo4j-admin database import" in done.err
+    assert not (state / "bulk-import.json").exists()
+    assert (graph_digest(), state_digest(state)) == world.expected
+
+
 def test_stop_and_status_find_a_server_whose_pid_file_is_gone(home: Path, tmp_path: Path) -> None:
     started = ytgraph("neo4j", "start", cwd=tmp_path)  # running already, unless run alone
     assert started.code == 0 and home_processes(), started.err

@@ -159,14 +159,16 @@ class Covisits:
         tmp = path.with_name(path.name + ".tmp")
         csr = self.pairs.tocsr()
         csr.sort_indices()
+        # Uncompressed, and int32 where the values fit (``load`` widens them): tens of millions
+        # of pairs took ~30 s to compress, longer than counting them.
         with tmp.open("wb") as f:
-            np.savez_compressed(
+            np.savez(
                 f,
                 format=np.array(_FORMAT),
                 videos=np.asarray(self.videos, dtype=str),
                 counts=self.counts.astype(np.int64),
-                data=csr.data.astype(np.int64),
-                indices=csr.indices.astype(np.int64),
+                data=_narrow(csr.data),
+                indices=_narrow(csr.indices),
                 indptr=csr.indptr.astype(np.int64),
                 n_sessions=np.array(self.n_sessions, dtype=np.int64),
             )
@@ -188,6 +190,14 @@ class Covisits:
                 return cls(videos, z["counts"].astype(np.int64), pairs, int(z["n_sessions"]))
         except (OSError, KeyError, ValueError) as e:
             raise InputError(f"{path}: not a co-visitation state file ({e})") from None
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """``a`` as int32 when every value fits, else int64."""
+    lim = np.iinfo(np.int32)
+    if a.size == 0 or (int(a.min()) >= lim.min and int(a.max()) <= lim.max):
+        return a.astype(np.int32)
+    return a.astype(np.int64)
 
 
 def count(sessions: pd.DataFrame) -> Covisits:

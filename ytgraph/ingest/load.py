@@ -28,7 +28,13 @@ from ytgraph.errors import GraphError
 from ytgraph.ingest import bulk
 from ytgraph.ingest.covisit import Covisits, count
 from ytgraph.ingest.related import related_lists
-from ytgraph.ingest.retract import SESSION_EVENTS, apply_removals, live, removals, retracted
+from ytgraph.ingest.retract import (
+    RETRACTIONS,
+    SESSION_EVENTS,
+    apply_removals,
+    removals,
+    retracted,
+)
 from ytgraph.ingest.sessions import counted_watches, sessionize
 from ytgraph.ingest.staleness import catalog_moved, changed_lists, moved_videos, reaching
 from ytgraph.ingest.state import CountState, StateStore
@@ -420,16 +426,21 @@ def _load_locked(
     step("events", 0, 1)
 
     # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
-    incoming = dataset.events.drop_duplicates(ignore_index=True)
+    # Frames of millions of rows are copied only when rows really go: each copy is ~50 bytes a row.
+    repeated = dataset.events.duplicated().to_numpy()
+    incoming = _ranged(dataset.events[~repeated] if repeated.any() else dataset.events)
     seen = np.isin(_row_hash(incoming), _row_hash(old.events)) if len(old.events) else None
-    new = incoming[~seen] if seen is not None else incoming
+    new = _ranged(incoming[~seen]) if seen is not None and seen.any() else incoming
     already = len(dataset.events) - len(new)
     events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
-    events = events.reset_index(drop=True)
     # Retractions take their events out (the retraction rows stay, for events arriving later).
     out = retracted(events)
-    arrived = live(new[~out[len(events) - len(new) :]])
-    events, dropped = events[~out].reset_index(drop=True), events[out]
+    lives = ~out[len(events) - len(new) :] & ~new["event"].isin(RETRACTIONS).to_numpy()
+    arrived_ids = pd.unique(new["video_id"].to_numpy()[lives])  # videos of live new events
+    if out.any():
+        events, dropped = events[~out].reset_index(drop=True), events[out]
+    else:
+        dropped = events.iloc[:0]
 
     durations = old.durations.copy()
     given = video_durations(dataset.videos)
@@ -444,15 +455,13 @@ def _load_locked(
     fp = fingerprint(settings)
     full = old.covisits is None or old.fingerprint != fp
     step("count", 0, 1)
-    watches = events[events["event"] == "watch"]
     if full:
-        sessions = sessionize(watches, settings.sessions, durations)
-        cov = count(sessions)
+        cov = count(sessionize(events, settings.sessions, durations))  # it keeps the watches
     else:
         assert old.covisits is not None
         users = new.loc[new["event"].isin(SESSION_EVENTS), "user_id"].unique()
         before = old.events[(old.events["event"] == "watch") & old.events["user_id"].isin(users)]
-        after = watches[watches["user_id"].isin(users)]
+        after = events[(events["event"] == "watch") & events["user_id"].isin(users)]
         cov = old.covisits.combine(count(sessionize(before, settings.sessions, old.durations)), -1)
         cov = cov.combine(count(sessionize(after, settings.sessions, durations)), 1)
     step("count", 1, 1)
@@ -471,12 +480,11 @@ def _load_locked(
 
     # 3. Graph rows: only the (user, video) pairs with new events, videos with metadata given.
     step("rows", 0, 1)
-    pairs = new[["user_id", "video_id"]].drop_duplicates()
-    seen_ids = np.union1d(arrived["video_id"].unique().astype(object), count_ids)
-    # A first load writes every pair: no need to look each event's pair up.
-    wanted = None if first else pairs
-    watched_table = watched_frame(events, wanted, durations, settings)
-    action_table = action_frame(events, wanted)
+    # A first load writes every pair: no need to list them, nor to look each event's pair up.
+    pairs = None if first else new[["user_id", "video_id"]].drop_duplicates()
+    seen_ids = np.union1d(arrived_ids.astype(object), count_ids)
+    watched_table = watched_frame(events, pairs, durations, settings)
+    action_table = action_frame(events, pairs)
     state = CountState(
         events=events,
         durations=durations,
@@ -562,7 +570,7 @@ def _load_locked(
         write_related(tx, rel_rows, batch, settings.related.top_n, step)
         _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
         if marking:
-            _mark_stale(tx, settings, full, pairs, (old.related, related), batch)
+            _mark_stale(tx, settings, full, new, (old.related, related), batch)
             moved = moved_videos(
                 quality_before, tx.run("video_quality", ids=quality_ids.tolist()), tolerance
             )
@@ -591,7 +599,7 @@ def _load_locked(
 
 def _summary(
     dataset: Dataset,
-    events: tuple[int, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    events: tuple[int, pd.DataFrame, pd.DataFrame | None, pd.DataFrame],
     counts: tuple[Covisits, pd.DataFrame, bool],
     written: tuple[int, int],
     pools: dict[str, Any],
@@ -601,7 +609,7 @@ def _summary(
 ) -> LoadSummary:
     """The LoadSummary of a load: (already loaded, new, their pairs, retracted), (counts, R,
     full recount), (videos written, related sources written)."""
-    already, new, pairs, dropped = events
+    already, new, _pairs, dropped = events
     cov, related, full = counts
     report = dataset.report
     return LoadSummary(
@@ -610,7 +618,7 @@ def _summary(
         rejected=report.rejected,
         already_loaded=already,
         new_events=len(new),
-        users_touched=int(pairs["user_id"].nunique()),
+        users_touched=int(new["user_id"].nunique()),
         videos_written=written[0],
         sessions=int(cov.n_sessions),
         videos_with_counts=len(cov.videos),
@@ -626,6 +634,14 @@ def _summary(
         bulk_import=import_seconds is not None,
         import_seconds=import_seconds,
     )
+
+
+def _ranged(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the index 0..n-1, copied only when it had another."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
 
 
 def _links(videos: pd.DataFrame, column: str) -> pd.DataFrame | None:
@@ -664,7 +680,7 @@ def _mark_stale(
     tx: Writer,
     settings: Settings,
     full: bool,
-    pairs: pd.DataFrame,
+    new: pd.DataFrame,
     tables: tuple[pd.DataFrame, pd.DataFrame],
     batch: int,
 ) -> None:
@@ -673,7 +689,7 @@ def _mark_stale(
     if full:
         tx.run("stale_mark_all")
         return
-    tx.batches("stale_mark_users", pairs["user_id"].unique().tolist(), batch)
+    tx.batches("stale_mark_users", new["user_id"].unique().tolist(), batch)
     c = settings.candidates
     by_score = settings.ranking.strength == "score"
     changed = changed_lists(
