@@ -286,34 +286,82 @@ def lists_by_src(frame: pd.DataFrame, columns: dict[str, list[Any]]) -> list[dic
     ]
 
 
+class RelatedRows(Sequence[dict[str, Any]]):
+    """``replace_related`` rows, one per source with its list as parallel arrays (a source with
+    no list gets empty ones), built a slice at a time: millions of RELATED never sit in Python
+    lists all at once."""
+
+    def __init__(self, related: pd.DataFrame, sources: np.ndarray) -> None:
+        r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
+        src = r["src"].to_numpy()
+        cuts = np.flatnonzero(src[1:] != src[:-1]) + 1 if len(src) else np.zeros(0, dtype=int)
+        self.starts = np.r_[0, cuts] if len(src) else np.zeros(0, dtype=np.int64)
+        self.ends = np.r_[cuts, len(src)] if len(src) else np.zeros(0, dtype=np.int64)
+        self.src = src
+        self.cols = {
+            "dst": r["dst"].to_numpy(dtype=object),
+            "score": r["score"].to_numpy(dtype="float64"),
+            "cooccurrences": r["cooccurrences"].to_numpy(dtype="int64"),
+            "rank": r["rank"].to_numpy(dtype="int64"),
+            "weight": r["weight"].to_numpy(dtype="float64"),
+        }
+        have = set(src[self.starts].tolist()) if len(src) else set()
+        self.missing = sorted(set(np.asarray(sources).tolist()) - have)
+
+    def __len__(self) -> int:
+        return len(self.starts) + len(self.missing)
+
+    def _row(self, k: int) -> dict[str, Any]:
+        if k >= len(self.starts):
+            empty: dict[str, Any] = {c: [] for c in self.cols}
+            return {"src": self.missing[k - len(self.starts)], **empty}
+        a, b = int(self.starts[k]), int(self.ends[k])
+        return {"src": self.src[a], **{c: v[a:b].tolist() for c, v in self.cols.items()}}
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._row(k) for k in range(*i.indices(len(self)))]
+        return self._row(range(len(self))[i])
+
+
 def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
     """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
-    r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
-    rows = lists_by_src(
-        r,
-        {
-            "dst": r["dst"].tolist(),
-            "score": r["score"].astype(float).tolist(),
-            "cooccurrences": r["cooccurrences"].astype(int).tolist(),
-            "rank": r["rank"].astype(int).tolist(),
-            "weight": r["weight"].astype(float).tolist(),
-        },
-    )
-    have = {row["src"] for row in rows}
-    for missing in sorted(set(sources.tolist()) - have):
-        rows.append(
-            {"src": missing, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []}
-        )
-    return rows
+    return list(RelatedRows(related, sources))
 
 
 def changed_sources(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
-    """Sources whose R_i differs between two related tables (in members, order or values)."""
-    key = ["src", "dst", "rank", "cooccurrences"]
-    a = old[[*key, "score"]].assign(score=old["score"].round(12))
-    b = new[[*key, "score"]].assign(score=new["score"].round(12))
-    both = a.merge(b, how="outer", on=[*key, "score"], indicator=True)
-    diff = both.loc[both["_merge"] != "both", "src"]
+    """Sources whose R_i differs between two related tables (in members, order or values).
+
+    Each row is hashed (64 bits) over what a list holds; a row of one table whose hash the other
+    lacks marks its source. Cheaper than an outer merge of millions of rows, same answer (a
+    collision would need two different rows with equal 64-bit hashes).
+    """
+
+    def hashed(t: pd.DataFrame) -> np.ndarray:
+        key = pd.DataFrame(
+            {
+                "src": t["src"].astype(str),
+                "dst": t["dst"].astype(str),
+                "rank": t["rank"].astype("int64"),
+                "cooccurrences": t["cooccurrences"].astype("int64"),
+                "score": t["score"].astype("float64").round(12),
+            }
+        )
+        return pd.util.hash_pandas_object(key, index=False).to_numpy()
+
+    a, b = hashed(old), hashed(new)
+    diff = np.concatenate(
+        [
+            old["src"].to_numpy(dtype=object)[~np.isin(a, b)],
+            new["src"].to_numpy(dtype=object)[~np.isin(b, a)],
+        ]
+    )
     return np.array(sorted(set(diff.tolist())), dtype=object)
 
 
@@ -531,7 +579,7 @@ def _load_locked(
     video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
     watched = FrameRows(watched_table)
     actions = FrameRows(action_table)
-    rel_rows = related_rows(related, sources)
+    rel_rows = RelatedRows(related, sources)
     step("rows", 1, 1)
     crawl_rows: list[dict[str, Any]] = []
     if dataset.crawl_related is not None and len(dataset.crawl_related):
@@ -700,7 +748,11 @@ def _mark_stale(
 
 
 def write_related(
-    tx: Writer, rows: list[dict[str, Any]], batch: int, top_n: int, step: Progress | None = None
+    tx: Writer,
+    rows: Sequence[dict[str, Any]],
+    batch: int,
+    top_n: int,
+    step: Progress | None = None,
 ) -> None:
     """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside a transaction."""
     _write(tx, "replace_related", rows, batch, step or (lambda *_: None), per_row=top_n)
