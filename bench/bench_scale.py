@@ -115,7 +115,10 @@ class Run:
     out: str
 
 
-def ytgraph(args: list[str], extra: dict[str, str], cwd: Path) -> Run:
+def ytgraph(
+    args: list[str], extra: dict[str, str], cwd: Path, timeout: float | None = None
+) -> Run | None:
+    """Run one command, sampling memory; None when it ran past ``timeout`` (then killed)."""
     e = env() | extra
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -127,7 +130,12 @@ def ytgraph(args: list[str], extra: dict[str, str], cwd: Path) -> Run:
         text=True,
     )
     with sampled(proc.pid, e["YTGRAPH_NEO4J__HOME"]) as peaks:
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"ytgraph {' '.join(args)} failed:\n{err[-2000:]}")
@@ -164,6 +172,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="1m,10m", help="comma-separated: 1m, 10m")
     ap.add_argument("--paths", default="bulk", help="comma-separated: bulk, driver")
     ap.add_argument("--keep", type=Path, help="generate the worlds here and keep them")
+    ap.add_argument(
+        "--next-day-timeout", type=float, default=900, help="give up on the next day's load after"
+    )
     args = ap.parse_args()
     print(f"machine: {machine()}")
     e = env()
@@ -183,16 +194,25 @@ def main() -> None:
                 extra,
                 root,
             )
+            assert first is not None
             related = int(re.search(r'"related_edges": (\d+)', first.out).group(1))  # type: ignore[union-attr]
             write = first.stages.get("neo4j-admin import") or sum(
                 v for k, v in first.stages.items() if k.startswith(("replace_related", "upsert"))
             )
-            inc = ytgraph(["load", str(day2), "--state-dir", str(state), "--json"], extra, root)
+            inc = ytgraph(
+                ["load", str(day2), "--state-dir", str(state), "--json"],
+                extra,
+                root,
+                timeout=args.next_day_timeout,
+            )
             rows.append((size, path, n1, n2, related, first, inc, write))
             stages = ", ".join(f"{k} {v:.1f}s" for k, v in first.stages.items() if v >= 0.5)
             print(f"  {path} first load {first.seconds:.0f}s: {stages}")
-            stages = ", ".join(f"{k} {v:.1f}s" for k, v in inc.stages.items() if v >= 0.5)
-            print(f"  {path} next day {inc.seconds:.0f}s: {stages}")
+            if inc is None:
+                print(f"  {path} next day: not done after {args.next_day_timeout:.0f}s, stopped")
+            else:
+                stages = ", ".join(f"{k} {v:.1f}s" for k, v in inc.stages.items() if v >= 0.5)
+                print(f"  {path} next day {inc.seconds:.0f}s: {stages}")
     print()
     print(
         "| events | path | first load | events/s | RELATED | RELATED/s (import or writes) "
@@ -204,7 +224,12 @@ def main() -> None:
             f"| {n1:,} | {path} | {first.seconds:.0f}s | {n1 / first.seconds:,.0f} | {related:,} "
             f"| {related / write if write else 0:,.0f} | {gb(first.peaks.client)} "
             f"| {gb(first.peaks.server)} | {gb(first.peaks.admin)} "
-            f"| {n2:,} events in {inc.seconds:.0f}s | {gb(inc.peaks.client)} / {gb(inc.peaks.server)} |"
+            + (
+                f"| {n2:,} events: not done in {args.next_day_timeout:.0f}s | - |"
+                if inc is None
+                else f"| {n2:,} events in {inc.seconds:.0f}s "
+                f"| {gb(inc.peaks.client)} / {gb(inc.peaks.server)} |"
+            )
         )
 
 
