@@ -97,8 +97,21 @@ class Covisits:
         counts = np.zeros(len(videos), dtype=np.int64)
         counts[ia] += self.counts  # ia, ib hold distinct positions
         counts[ib] += sign * other.counts
-        a = self.pairs.tocoo()
         b = other.pairs.tocoo()
+        if len(videos) == len(self.videos):
+            # ``other`` names no new video, so self's positions stand: add a sparse matrix built
+            # from other's entries alone (an incremental load's few users) to self's. No COO
+            # copy of self's tens of millions of pairs.
+            delta = sp.coo_matrix(
+                ((sign * b.data).astype(np.int64), (ib[b.row], ib[b.col])),
+                shape=self.pairs.shape,
+            ).tocsr()
+            pairs = sp.csr_matrix(self.pairs + delta, dtype=np.int64)
+            pairs.eliminate_zeros()
+            return _prune(
+                Covisits(videos, counts, pairs, int(self.n_sessions + sign * other.n_sessions))
+            )
+        a = self.pairs.tocoo()
         pairs = sp.coo_matrix(
             (
                 np.concatenate([a.data, sign * b.data]).astype(np.int64),
