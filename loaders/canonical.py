@@ -47,7 +47,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -1087,12 +1087,119 @@ def _impression_columns(
 
 
 def read_events(path: PathLike, *, strict: bool = False) -> tuple[pd.DataFrame, ReadReport]:
-    """Read one canonical events file: (events, report). See the module docstring."""
+    """Read one canonical events file: (events, report). See the module docstring.
+
+    A CSV file is read in blocks of about :data:`CHUNK_BYTES` (see :func:`csv_blocks`), so the
+    memory a read needs beyond its result is that of one block, whatever the file's size.
+    """
+    if file_format(path) == "csv":
+        return _read_events_csv(path, strict)
     table = read_table(path, (*EVENT_COLUMNS, *IMPRESSION_COLUMNS), REQUIRED_EVENT_COLUMNS)
     c = Checker(table)
     events = check_events(c)
     report = c.finish(strict)
     return events, report
+
+
+# Bytes of a CSV file parsed at a time (decompressed). Parsing holds several copies of a block
+# (text, lines, fields, columns): ~64 MB keeps that a few hundred MB.
+CHUNK_BYTES = 64 << 20
+
+
+def csv_blocks(path: PathLike, size: int | None = None) -> Iterator[bytes]:
+    """The file's bytes (gunzipped for ``.gz``) in blocks of about ``size``, each ending at a line
+    end outside any quoted field (an even number of quotes before it): a record never straddles
+    two blocks. A file whose quotes never balance again is read on as one block from there.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: file not found")
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+    gz = p.name.lower().endswith(".gz")
+    size = size or CHUNK_BYTES
+    try:
+        with gzip.open(p, "rb") if gz else p.open("rb") as f:
+            rest = b""
+            while True:
+                block = f.read(size)
+                if not block:
+                    if rest:
+                        yield rest
+                    return
+                buf = rest + block
+                cut = _balanced_cut(buf)
+                if cut <= 0:
+                    rest = buf
+                    continue
+                yield buf[:cut]
+                rest = buf[cut:]
+    except (OSError, EOFError, zlib.error) as e:
+        what = "not a valid gzip file" if gz else "cannot read"
+        raise InputError(f"{path}: {what} ({getattr(e, 'strerror', None) or e})") from None
+
+
+def _balanced_cut(buf: bytes) -> int:
+    """Just past the last newline of ``buf`` with an even number of quotes before it; 0: none."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    if not newlines.size:
+        return 0
+    quotes = np.flatnonzero(arr == 34)
+    if not quotes.size:
+        return int(newlines[-1]) + 1
+    even = (np.searchsorted(quotes, newlines) % 2) == 0
+    ok = newlines[even]
+    return int(ok[-1]) + 1 if ok.size else 0
+
+
+def _read_events_csv(path: PathLike, strict: bool) -> tuple[pd.DataFrame, ReadReport]:
+    """``read_events`` for CSV, a block at a time: each block is parsed as the header followed
+    by its lines, and its line numbers are shifted back to the file's."""
+    file = str(path)
+    columns = (*EVENT_COLUMNS, *IMPRESSION_COLUMNS)
+    frames: list[pd.DataFrame] = []
+    report = ReadReport()
+    header = b""
+    header_lines = 0
+    next_line = 1  # the file's line number of the block's first line
+    for i, block in enumerate(csv_blocks(path)):
+        if i == 0:
+            text = decode(block)
+            recs = csv_records(text, fixed_width=True)
+            if len(recs) == 0:
+                raise InputError(f"{file}: empty file (no header row)")
+            if recs.problem[0] is not None:
+                raise InputError(
+                    f"{file}: header row (line {recs.starts[0]}) is unusable: {recs.problem[0]}"
+                )
+            names = [_norm(v) for v in recs.row(0)]
+            _check_header(file, names, REQUIRED_EVENT_COLUMNS)
+            header_lines = int(recs.ends[0])
+            nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            header = block[: int(nl[header_lines - 1]) + 1] if len(nl) >= header_lines else block
+            if not header.endswith(b"\n"):
+                header += b"\n"
+            table = table_from_records(recs, file, names, columns, skip_first=True)
+            shift = 0
+        else:
+            text = decode(header + block)
+            recs = csv_records(text, fixed_width=True)
+            table = table_from_records(recs, file, names, columns, skip_first=True)
+            shift = next_line - header_lines - 1
+        next_line += block.count(b"\n")
+        c = Checker(table)
+        frames.append(check_events(c))
+        part = c.finish(strict=False)
+        if shift:
+            part.rejects = [Reject(r.file, r.line + shift, r.reason, r.raw) for r in part.rejects]
+        report = report.merge(part)
+        if strict and report.rejects:
+            first = report.rejects[0]
+            raise InputError(f"{file} line {first.line}: {first.reason}")
+    if not frames:
+        raise InputError(f"{file}: empty file (no header row)")
+    return concat_events(frames), report
 
 
 def check_videos(c: Checker) -> pd.DataFrame:

@@ -6,7 +6,10 @@ writes MARKER and sleeps; the test then kills the process with SIGKILL, exactly 
 - ``write_pending``: half-way through writing the pending count state (its temporary folder holds
   some files, not all);
 - ``transaction``: inside the load's write transaction, before the RELATED lists are written;
-- ``promote``: after the transaction committed, before the pending state is promoted.
+- ``promote``: after the transaction committed, before the pending state is promoted;
+- ``bulk_import``: in a first load through neo4j-admin import, with the server stopped, before
+  the import writes the store;
+- ``bulk_meta``: after the import and the restart, before the meta node records the state.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ytgraph.cli import app
+from ytgraph.db import admin_import
+from ytgraph.ingest import bulk
 from ytgraph.ingest import load as load_module
 from ytgraph.ingest.covisit import Covisits
 from ytgraph.ingest.state import StateStore
@@ -49,6 +54,18 @@ def arm(point: str, marker: Path) -> None:
             stall(marker)
 
         StateStore.promote = promote  # type: ignore[method-assign]
+    elif point == "bulk_import":
+
+        def run_import(*_args: Any, **_kwargs: Any) -> None:
+            stall(marker)
+
+        admin_import.run_import = run_import
+    elif point == "bulk_meta":
+
+        def commit_meta(*_args: Any, **_kwargs: Any) -> None:
+            stall(marker)
+
+        bulk.commit_meta = commit_meta
     else:
         raise SystemExit(f"crashpoint: unknown point {point!r}")
 

@@ -329,15 +329,18 @@ def test_two_loads_at_once_are_each_applied_once(world: World, tmp_path: Path) -
     assert (graph_digest(), state_digest(state)) == world.expected
 
 
-def stopped_at(point: str, events: Path, state: Path, cwd: Path) -> subprocess.Popen[str]:
+def stopped_at(
+    point: str, events: Path, state: Path, cwd: Path, **env: str
+) -> subprocess.Popen[str]:
     """A ``load`` of ``events`` that has reached ``point`` (tests/crashpoint.py) and waits there."""
     marker = cwd / f"reached-{point}"
     proc = spawn(
         [point, str(marker), "load", str(events), "--state-dir", str(state)],
         cwd,
         module="tests.crashpoint",
+        **env,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker.exists(), finish(proc).err
@@ -385,6 +388,28 @@ def test_a_server_killed_inside_a_load_then_rerun_equals_a_clean_load(
     assert graph_digest() == only_a  # nothing of the open transaction survived
     done = load(tmp_path, world.b, state)
     assert "0 new events" not in done.out
+    assert (graph_digest(), state_digest(state)) == world.expected
+
+
+def test_a_bulk_first_load_killed_then_rerun_equals_a_clean_load(
+    world: World, tmp_path: Path
+) -> None:
+    """A first load through neo4j-admin import, killed with the server stopped before the import,
+    then (the rerun) after the import but before the meta node records it: the next run imports
+    again and the graph and count state equal those of one clean driver load."""
+    state = tmp_path / "state"
+    reset(tmp_path, state)
+    bulk = {"YTGRAPH_LOAD__BULK_IMPORT_MIN_EVENTS": "0"}
+    for point in ("bulk_import", "bulk_meta"):
+        proc = stopped_at(point, world.all, state, tmp_path, **bulk)
+        if point == "bulk_import":
+            assert not home_processes()  # stopped for the import
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert (state / "bulk-import.json").exists()
+    done = load(tmp_path, world.all, state, **bulk)
+    assert "neo4j-admin database import" in done.err
+    assert not (state / "bulk-import.json").exists()
     assert (graph_digest(), state_digest(state)) == world.expected
 
 

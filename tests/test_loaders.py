@@ -983,3 +983,35 @@ def test_quotes_follow_csv_rules(tmp_path: Path, row: str, reason: str | None) -
     assert report.read == 3 == report.accepted + report.rejected
     if reason is None:
         assert list(events["video_id"]) == ["va", 'v1"', "vb"]
+
+
+def test_a_csv_read_in_small_blocks_equals_one_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks cut between records: the same rows, rejects and line numbers as a whole read,
+    with quoted multi-line fields, blank lines, bad rows and a gzip file."""
+    rows = ["\ufeffUser_ID,video_id,timestamp,event,watch_seconds,rating"]
+    for i in range(300):
+        if i % 37 == 5:
+            rows.append(f'u{i},"v,{i}\nsecond line",{1000 + i},watch,3,')
+        elif i % 41 == 7:
+            rows.append(f"u{i},v{i},{1000 + i},pause,,")  # unknown event: a reject
+        elif i % 53 == 11:
+            rows.append("")
+        else:
+            rows.append(f'"u{i}",v{i % 17},{1000 + i},watch,{i},')
+    text = "\n".join(rows) + "\n"
+    plain = write(tmp_path, "e.csv", text)
+    packed = write(tmp_path, "e.csv.gz", gzip.compress(text.encode()))
+    whole, whole_report = read_events(plain)
+    monkeypatch.setattr("loaders.canonical.CHUNK_BYTES", 97)
+    for path in (plain, packed):
+        parts, report = read_events(path)
+        pd.testing.assert_frame_equal(parts, whole)
+        assert (report.read, report.accepted) == (whole_report.read, whole_report.accepted)
+        assert [(r.line, r.reason, r.raw) for r in report.rejects] == [
+            (r.line, r.reason, r.raw) for r in whole_report.rejects
+        ]
+    assert whole_report.rejected > 3 and len(whole) > 250
+    with pytest.raises(InputError, match=r"e.csv line \d+: unknown event"):
+        read_events(plain, strict=True)

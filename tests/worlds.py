@@ -191,9 +191,12 @@ def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset
     )
 
 
-def graph_dump(graph: Graph, meta: bool = False) -> tuple[list[Any], list[Any]]:
+def graph_dump(
+    graph: Graph, meta: bool = False, exact: bool = False
+) -> tuple[list[Any], list[Any]]:
     """Every node and relationship with its labels or type and all its properties, sorted, so two
-    graphs compare with ==; the meta node's bookkeeping (state id, generation) only when ``meta``."""
+    graphs compare with ==; the meta node's bookkeeping (state id, generation) only when ``meta``;
+    floats rounded to 9 places unless ``exact`` (two write paths of the same figures)."""
     where = "" if meta else "WHERE NOT n:YtgraphMeta"
     nodes, _, _ = graph.driver.execute_query(
         f"MATCH (n) {where} RETURN labels(n) AS l, properties(n) AS p"
@@ -208,7 +211,7 @@ def graph_dump(graph: Graph, meta: bool = False) -> tuple[list[Any], list[Any]]:
 
     def value(v: Any) -> Any:
         if isinstance(v, float):
-            return round(v, 9)
+            return v if exact else round(v, 9)
         return tuple(v) if isinstance(v, list) else v  # lists as tuples: rows stay hashable
 
     def norm(p: dict[str, Any]) -> tuple[Any, ...]:

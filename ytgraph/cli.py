@@ -291,6 +291,30 @@ def _output_file(path: Path, what: str) -> None:
         raise InputError(f"{what} {path}: not writable")
 
 
+def _stage_lines() -> Callable[[str, int, int], None]:
+    """Progress as lines on stderr when it is not a terminal (a log, a CI job): one when a stage
+    starts and one when it ends, with the time since the start and this process's peak memory.
+    On a terminal (or with --quiet) it says nothing: the progress bars show the same."""
+    if STATE.quiet or sys.stderr.isatty():
+        return lambda _stage, _done, _total: None
+    import resource
+    import time
+
+    t0 = time.perf_counter()
+    started: set[str] = set()
+
+    def line(stage: str, done: int, total: int) -> None:
+        if stage not in started:
+            started.add(stage)
+            what = "" if total <= 1 else f" ({total:,} rows)"
+            note(f"ytgraph: {time.perf_counter() - t0:7.1f}s {stage}{what}...")
+        elif done >= total:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+            note(f"ytgraph: {time.perf_counter() - t0:7.1f}s {stage} done (peak RSS {peak:.1f} GB)")
+
+    return line
+
+
 def _progress() -> Any:
     """A rich progress display whose callback fits the library's (stage, done, total) hook."""
     from rich.console import Console
@@ -415,9 +439,12 @@ def load(
     chosen_state = state_dir or (Path(cfg.load.state_dir) if cfg.load.state_dir else None)
     if chosen_state is not None:
         _output_folder(chosen_state, "state folder")
+    lines = _stage_lines()
+    lines("read", 0, 1)
     dataset = read_dataset(
         fmt, [str(p) for p in events or []], str(videos) if videos else None, strict
     )
+    lines("read", 1, 1)
     report = dataset.report
     rejects_path = None
     if report.rejected:
@@ -426,12 +453,15 @@ def load(
         tasks: dict[str, Any] = {}
 
         def step(stage: str, done: int, total: int) -> None:
+            lines(stage, done, total)
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         target = opened.state_folder(chosen_state)
-        summary = run_load(dataset, cfg, opened.graph, target, progress=step, echo=note)
+        summary = run_load(
+            dataset, cfg, opened.graph, target, progress=step, echo=note, server=opened.conn.server
+        )
     summary.rejects_file = rejects_path
     if as_json:
         echo_json(summary.as_dict())

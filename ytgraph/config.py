@@ -121,6 +121,9 @@ class LoadSettings:
     # Where the spark engine exchanges Parquet files with Spark; on a cluster, a folder every
     # executor sees at the same path (a shared mount). Default: a fresh temporary folder.
     spark_dir: str = ""
+    # A first load into an empty graph on ytgraph's managed server with at least this many events
+    # goes through neo4j-admin database import (the server stops meanwhile); -1: never.
+    bulk_import_min_events: int = _num(1_000_000, ge=-1)
 
 
 @dataclass

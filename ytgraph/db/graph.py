@@ -142,6 +142,30 @@ class Graph:
             self._trace(f"{name}[{i + 1}]", 0, t0)
         return len(stmts)
 
+    def run_script_anew(self, name: str, tries: int = 20, wait: float = 0.5) -> None:
+        """``run_script`` after the store was replaced underneath the driver (an admin import and
+        a restart): retried while the pool's dead connections fail, and without the bookmarks of
+        earlier writes, which name transactions the new store never had (a read would wait for
+        them for ever). The new store's bookmark then replaces them."""
+        stmts = statements(name)
+        last: Exception | None = None
+        for _ in range(tries):
+            try:
+                with self.driver.session(database=self.database) as session:
+                    for text in stmts:
+                        session.run(text).consume()
+                    fresh = session.last_bookmarks()
+                break
+            except (Neo4jError, ServiceUnavailable, SessionExpired) as e:
+                last = e
+                time.sleep(wait)
+        else:
+            raise GraphError(
+                f"{name} failed after the store was replaced: {_short(last) if last else '?'}"
+            )
+        manager = self.driver.execute_query_bookmark_manager
+        manager.update_bookmarks(manager.get_bookmarks(), fresh.raw_values)
+
     def run_autocommit(self, name: str, **params: Any) -> None:
         """Run a statement that manages its own transactions (``CALL { } IN TRANSACTIONS``)."""
         t0 = self._announce(name)

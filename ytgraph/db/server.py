@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -505,6 +505,26 @@ class ManagedServer:
         keep = [ln for ln in text if ln.strip() and "open files allowed" not in ln]
         errors = [ln for ln in keep if "ERROR" in ln or "Exception" in ln]
         return " | ".join((errors or keep)[-lines:]) or "(empty server log)"
+
+    def admin_command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of ``neo4j-admin <args>`` for this home (run it with
+        the server stopped, see ``stopped``)."""
+        java, _ = find_java()
+        cmd = [java, "-cp", f"{self.home / 'lib'}/*", "org.neo4j.cli.AdminTool", *args]
+        return cmd, self._env(java)
+
+    @contextlib.contextmanager
+    def stopped(self, echo: Callable[[str], object] = print) -> Iterator[None]:
+        """The server stopped for offline work on its store (``neo4j-admin database import``),
+        then started again, all under the lifecycle lock: no other command starts it meanwhile.
+        It is started again even when the work fails (a kill -9 leaves it stopped; the next
+        command starts it)."""
+        with self.lifecycle(echo):
+            self._stop()
+            try:
+                yield
+            finally:
+                self._start(time.perf_counter(), echo)
 
     def stop(self, timeout: float = 60.0, echo: Callable[[str], object] | None = None) -> bool:
         """Stop this home's server (SIGTERM, then SIGKILL if it lingers). False if none was running."""

@@ -97,8 +97,21 @@ class Covisits:
         counts = np.zeros(len(videos), dtype=np.int64)
         counts[ia] += self.counts  # ia, ib hold distinct positions
         counts[ib] += sign * other.counts
-        a = self.pairs.tocoo()
         b = other.pairs.tocoo()
+        if len(videos) == len(self.videos):
+            # ``other`` names no new video, so self's positions stand: add a sparse matrix built
+            # from other's entries alone (an incremental load's few users) to self's. No COO
+            # copy of self's tens of millions of pairs.
+            delta = sp.coo_matrix(
+                ((sign * b.data).astype(np.int64), (ib[b.row], ib[b.col])),
+                shape=self.pairs.shape,
+            ).tocsr()
+            pairs = sp.csr_matrix(self.pairs + delta, dtype=np.int64)
+            pairs.eliminate_zeros()
+            return _prune(
+                Covisits(videos, counts, pairs, int(self.n_sessions + sign * other.n_sessions))
+            )
+        a = self.pairs.tocoo()
         pairs = sp.coo_matrix(
             (
                 np.concatenate([a.data, sign * b.data]).astype(np.int64),
@@ -159,14 +172,16 @@ class Covisits:
         tmp = path.with_name(path.name + ".tmp")
         csr = self.pairs.tocsr()
         csr.sort_indices()
+        # Uncompressed, and int32 where the values fit (``load`` widens them): tens of millions
+        # of pairs took ~30 s to compress, longer than counting them.
         with tmp.open("wb") as f:
-            np.savez_compressed(
+            np.savez(
                 f,
                 format=np.array(_FORMAT),
                 videos=np.asarray(self.videos, dtype=str),
                 counts=self.counts.astype(np.int64),
-                data=csr.data.astype(np.int64),
-                indices=csr.indices.astype(np.int64),
+                data=_narrow(csr.data),
+                indices=_narrow(csr.indices),
                 indptr=csr.indptr.astype(np.int64),
                 n_sessions=np.array(self.n_sessions, dtype=np.int64),
             )
@@ -188,6 +203,14 @@ class Covisits:
                 return cls(videos, z["counts"].astype(np.int64), pairs, int(z["n_sessions"]))
         except (OSError, KeyError, ValueError) as e:
             raise InputError(f"{path}: not a co-visitation state file ({e})") from None
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """``a`` as int32 when every value fits, else int64."""
+    lim = np.iinfo(np.int32)
+    if a.size == 0 or (int(a.min()) >= lim.min and int(a.max()) <= lim.max):
+        return a.astype(np.int32)
+    return a.astype(np.int64)
 
 
 def count(sessions: pd.DataFrame) -> Covisits:

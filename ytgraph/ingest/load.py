@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -22,9 +23,18 @@ from loaders.youtube2008 import MAX_RELATED
 from ytgraph.config import Settings, cache_dir
 from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
+from ytgraph.db.server import ManagedServer
+from ytgraph.errors import GraphError
+from ytgraph.ingest import bulk
 from ytgraph.ingest.covisit import Covisits
 from ytgraph.ingest.engines import CountEngine, open_engine
-from ytgraph.ingest.retract import SESSION_EVENTS, apply_removals, live, removals, retracted
+from ytgraph.ingest.retract import (
+    RETRACTIONS,
+    SESSION_EVENTS,
+    apply_removals,
+    removals,
+    retracted,
+)
 from ytgraph.ingest.sessions import counted_watches
 from ytgraph.ingest.staleness import catalog_moved, changed_lists, moved_videos, reaching
 from ytgraph.ingest.state import CountState, StateStore
@@ -60,6 +70,8 @@ class LoadSummary:
     rejects_file: str | None = None
     retracted: int = 0  # events a retraction took out (loaded before, or arriving retracted)
     log_events: int = 0  # impressions and clicks: accepted, but the logs' business, not stored
+    bulk_import: bool = False  # a first load written by neo4j-admin database import
+    import_seconds: float | None = None  # how long the admin tool ran
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +128,11 @@ def video_properties(videos: pd.DataFrame) -> list[dict[str, Any]]:
     props = videos[cols].astype(object).where(videos[cols].notna(), None)
     for c in cols:
         if VIDEO_COLUMNS.get(c) == "time":
-            props[c] = props[c].map(lambda x: None if x is None else int(x))
+            # Built as objects: a map() over ints and None would come back as floats.
+            secs = videos[c].to_numpy(dtype="float64", na_value=np.nan)
+            props[c] = pd.Series(
+                [None if np.isnan(x) else int(x) for x in secs], index=props.index, dtype=object
+            )
     return cast(list[dict[str, Any]], props.to_dict("records"))
 
 
@@ -137,40 +153,83 @@ def video_durations(videos: pd.DataFrame) -> pd.Series:
     )
 
 
+def _pair_codes(
+    frame: pd.DataFrame, pairs: pd.DataFrame | None
+) -> tuple[np.ndarray, pd.Index, pd.Index, np.ndarray]:
+    """(pair code of each row, user ids, video ids, rows whose pair is in ``pairs``; all when
+    None): int codes instead of string keys, so grouping millions of events stays compact."""
+    ucode, users = pd.factorize(frame["user_id"])
+    vcode, videos = pd.factorize(frame["video_id"])
+    key = ucode.astype(np.int64) * max(len(videos), 1) + vcode
+    if pairs is None:
+        return key, users, videos, np.ones(len(frame), dtype=bool)
+    pu = users.get_indexer(pd.Index(pairs["user_id"]))
+    pv = videos.get_indexer(pd.Index(pairs["video_id"]))
+    known = (pu >= 0) & (pv >= 0)
+    wanted = pu[known].astype(np.int64) * max(len(videos), 1) + pv[known]
+    return key, users, videos, np.isin(key, wanted)
+
+
+def watched_frame(
+    events: pd.DataFrame,
+    pairs: pd.DataFrame | None,
+    durations: pd.Series,
+    settings: Settings,
+) -> pd.DataFrame:
+    """WATCHED aggregates for the (user, video) pairs given (None: every pair), from all their
+    watch events: ``user_id, video_id, count, first_at, last_at, watch_seconds, long_watches``."""
+    w = events[(events["event"] == "watch").to_numpy()]
+    cols = ["user_id", "video_id", "count", "first_at", "last_at", "watch_seconds", "long_watches"]
+    if w.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    key, users, videos, keep = _pair_codes(w, pairs)
+    if not keep.all():
+        w, key = w[keep], key[keep]
+    if w.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    long = long_watches(w, durations, settings)
+    secs = w["watch_seconds"].fillna(0.0).to_numpy(dtype="float64")
+    ts = w["timestamp"].to_numpy(dtype="int64")
+    order = np.argsort(key, kind="stable")
+    key, long, secs, ts = key[order], long[order], secs[order], ts[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    first = key[starts]
+    n_videos = max(len(videos), 1)
+    return pd.DataFrame(
+        {
+            "user_id": users.take(first // n_videos).to_numpy(dtype=object),
+            "video_id": videos.take(first % n_videos).to_numpy(dtype=object),
+            "count": np.diff(np.r_[starts, len(key)]).astype(np.int64),
+            "first_at": np.minimum.reduceat(ts, starts),
+            "last_at": np.maximum.reduceat(ts, starts),
+            "watch_seconds": np.add.reduceat(secs, starts),
+            "long_watches": np.add.reduceat(long.astype(np.int64), starts),
+        }
+    )
+
+
 def watched_rows(
     events: pd.DataFrame, pairs: pd.DataFrame, durations: pd.Series, settings: Settings
 ) -> list[dict[str, Any]]:
-    """WATCHED aggregates for the (user, video) pairs given, from all their watch events."""
-    w = events[events["event"] == "watch"]
-    w = w.merge(pairs, on=["user_id", "video_id"], how="inner")
-    if w.empty:
-        return []
-    w = w.assign(long=long_watches(w, durations, settings), secs=w["watch_seconds"].fillna(0.0))
-    agg = w.groupby(["user_id", "video_id"], sort=True).agg(
-        count=("timestamp", "size"),
-        first_at=("timestamp", "min"),
-        last_at=("timestamp", "max"),
-        watch_seconds=("secs", "sum"),
-        long_watches=("long", "sum"),
-    )
-    agg = agg.reset_index()
-    agg["count"] = agg["count"].astype(int)
-    agg["long_watches"] = agg["long_watches"].astype(int)
-    return cast(list[dict[str, Any]], agg.to_dict("records"))
+    """``watched_frame`` as rows of plain values (``upsert_watched``)."""
+    return records(watched_frame(events, pairs, durations, settings))
 
 
-def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
-    """Explicit actions for the pairs given: the latest of each kind (and the latest rating)."""
-    a = events[events["event"].isin(ACTION_EVENTS)]
-    a = a.merge(pairs, on=["user_id", "video_id"], how="inner")
+def action_frame(events: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFrame:
+    """Explicit actions for the pairs given (None: every pair): the latest of each kind (and the
+    latest rating), ``user_id, video_id, kind, at, rating, count``."""
+    a = events[events["event"].isin(ACTION_EVENTS).to_numpy()]
+    cols = ["user_id", "video_id", "kind", "at", "rating", "count"]
+    if not a.empty and pairs is not None:
+        a = a[_pair_codes(a, pairs)[3]]
     if a.empty:
-        return []
+        return pd.DataFrame({c: [] for c in cols})
     a = a.sort_values(["user_id", "video_id", "event", "timestamp"], kind="stable")
     grouped = a.groupby(["user_id", "video_id", "event"], sort=False)
     last = grouped.tail(1).set_index(["user_id", "video_id", "event"])
     counts = grouped.size()
     out = last.assign(count=counts).reset_index()
-    rows = pd.DataFrame(
+    return pd.DataFrame(
         {
             "user_id": out["user_id"],
             "video_id": out["video_id"],
@@ -180,7 +239,38 @@ def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any
             "count": out["count"].astype(int),
         }
     )
-    return cast(list[dict[str, Any]], rows.to_dict("records"))
+
+
+def action_rows(events: pd.DataFrame, pairs: pd.DataFrame) -> list[dict[str, Any]]:
+    """``action_frame`` as rows of plain values (``upsert_actions``)."""
+    return records(action_frame(events, pairs))
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts of plain Python values (None for a missing rating)."""
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
+
+
+class FrameRows(Sequence[dict[str, Any]]):
+    """A frame seen as a sequence of row dicts, built a slice at a time: a batched write of
+    millions of rows never holds them all as Python dicts at once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return records(self.frame.iloc[i])
+        return records(self.frame.iloc[[i]])[0]
 
 
 def lists_by_src(frame: pd.DataFrame, columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -197,34 +287,82 @@ def lists_by_src(frame: pd.DataFrame, columns: dict[str, list[Any]]) -> list[dic
     ]
 
 
+class RelatedRows(Sequence[dict[str, Any]]):
+    """``replace_related`` rows, one per source with its list as parallel arrays (a source with
+    no list gets empty ones), built a slice at a time: millions of RELATED never sit in Python
+    lists all at once."""
+
+    def __init__(self, related: pd.DataFrame, sources: np.ndarray) -> None:
+        r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
+        src = r["src"].to_numpy()
+        cuts = np.flatnonzero(src[1:] != src[:-1]) + 1 if len(src) else np.zeros(0, dtype=int)
+        self.starts = np.r_[0, cuts] if len(src) else np.zeros(0, dtype=np.int64)
+        self.ends = np.r_[cuts, len(src)] if len(src) else np.zeros(0, dtype=np.int64)
+        self.src = src
+        self.cols = {
+            "dst": r["dst"].to_numpy(dtype=object),
+            "score": r["score"].to_numpy(dtype="float64"),
+            "cooccurrences": r["cooccurrences"].to_numpy(dtype="int64"),
+            "rank": r["rank"].to_numpy(dtype="int64"),
+            "weight": r["weight"].to_numpy(dtype="float64"),
+        }
+        have = set(src[self.starts].tolist()) if len(src) else set()
+        self.missing = sorted(set(np.asarray(sources).tolist()) - have)
+
+    def __len__(self) -> int:
+        return len(self.starts) + len(self.missing)
+
+    def _row(self, k: int) -> dict[str, Any]:
+        if k >= len(self.starts):
+            empty: dict[str, Any] = {c: [] for c in self.cols}
+            return {"src": self.missing[k - len(self.starts)], **empty}
+        a, b = int(self.starts[k]), int(self.ends[k])
+        return {"src": self.src[a], **{c: v[a:b].tolist() for c, v in self.cols.items()}}
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._row(k) for k in range(*i.indices(len(self)))]
+        return self._row(range(len(self))[i])
+
+
 def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
     """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
-    r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
-    rows = lists_by_src(
-        r,
-        {
-            "dst": r["dst"].tolist(),
-            "score": r["score"].astype(float).tolist(),
-            "cooccurrences": r["cooccurrences"].astype(int).tolist(),
-            "rank": r["rank"].astype(int).tolist(),
-            "weight": r["weight"].astype(float).tolist(),
-        },
-    )
-    have = {row["src"] for row in rows}
-    for missing in sorted(set(sources.tolist()) - have):
-        rows.append(
-            {"src": missing, "dst": [], "score": [], "cooccurrences": [], "rank": [], "weight": []}
-        )
-    return rows
+    return list(RelatedRows(related, sources))
 
 
 def changed_sources(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
-    """Sources whose R_i differs between two related tables (in members, order or values)."""
-    key = ["src", "dst", "rank", "cooccurrences"]
-    a = old[[*key, "score"]].assign(score=old["score"].round(12))
-    b = new[[*key, "score"]].assign(score=new["score"].round(12))
-    both = a.merge(b, how="outer", on=[*key, "score"], indicator=True)
-    diff = both.loc[both["_merge"] != "both", "src"]
+    """Sources whose R_i differs between two related tables (in members, order or values).
+
+    Each row is hashed (64 bits) over what a list holds; a row of one table whose hash the other
+    lacks marks its source. Cheaper than an outer merge of millions of rows, same answer (a
+    collision would need two different rows with equal 64-bit hashes).
+    """
+
+    def hashed(t: pd.DataFrame) -> np.ndarray:
+        key = pd.DataFrame(
+            {
+                "src": t["src"].astype(str),
+                "dst": t["dst"].astype(str),
+                "rank": t["rank"].astype("int64"),
+                "cooccurrences": t["cooccurrences"].astype("int64"),
+                "score": t["score"].astype("float64").round(12),
+            }
+        )
+        return pd.util.hash_pandas_object(key, index=False).to_numpy()
+
+    a, b = hashed(old), hashed(new)
+    diff = np.concatenate(
+        [
+            old["src"].to_numpy(dtype=object)[~np.isin(a, b)],
+            new["src"].to_numpy(dtype=object)[~np.isin(b, a)],
+        ]
+    )
     return np.array(sorted(set(diff.tolist())), dtype=object)
 
 
@@ -251,13 +389,16 @@ def load(
     progress: Progress | None = None,
     echo: Echo | None = stderr_line,
     engine: CountEngine | None = None,
+    server: ManagedServer | None = None,
 ) -> LoadSummary:
     """Load one dataset into the graph, incrementally on top of what is there; see the module doc.
 
     One load at a time per count state: a second one waits for the first (``[load]
     lock_timeout_s``, 0: refused at once with BusyError) and then builds on what it committed.
     The counting runs on ``engine``, by default the one ``[load] engine`` names (opened and closed
-    here); every engine gives the same counts, so loads may switch engines freely.
+    here); every engine gives the same counts, so loads may switch engines freely. ``server``: the
+    managed server the graph lives on, if it is ytgraph's own; then a large first load into an
+    empty graph goes through ``neo4j-admin database import`` (``ingest.bulk``).
     """
     # The lock spans reconcile ... promote: two loads interleaved there would commit against one
     # state, and one's events would be lost or its pending state renamed under the other.
@@ -265,7 +406,66 @@ def load(
         open_engine(settings.load, engine) as counter,
         StateStore(state_dir).locked(settings.load.lock_timeout_s, echo=echo),
     ):
-        return _load_locked(dataset, settings, graph, state_dir, counter, progress=progress)
+        return _load_locked(
+            dataset,
+            settings,
+            graph,
+            state_dir,
+            counter,
+            progress=progress,
+            echo=echo,
+            server=server,
+        )
+
+
+def _graph_state(graph: Graph, state_dir: Path) -> tuple[str | None, bool]:
+    """(the graph's state id, whether it holds a half-done bulk import to redo); see
+    ``ingest.bulk`` for the marker this reads."""
+    interrupted = bulk.pending_import(state_dir)
+    if interrupted is None:
+        graph.run_script("schema")
+        (meta,) = graph.run("meta_get")
+        return meta["state_id"], False
+    try:
+        (meta,) = graph.run("meta_get")
+    except GraphError:  # the half-imported database may not even start
+        return None, True
+    if meta["state_id"] != interrupted:
+        return None, True
+    bulk.marker(state_dir).unlink(missing_ok=True)  # it committed: only the clean-up was left
+    graph.run_script("schema")
+    return meta["state_id"], False
+
+
+def _use_bulk(
+    settings: Settings,
+    graph: Graph,
+    server: ManagedServer | None,
+    n_events: int,
+    redo: bool,
+    echo: Echo,
+) -> bool:
+    """Whether this first load goes through the admin import (see ``ingest.bulk``)."""
+    if redo:
+        if server is None:
+            raise GraphError(
+                "an interrupted neo4j-admin import left this graph half-written: rerun the load "
+                "against ytgraph's managed server, or `ytgraph reset`"
+            )
+        return True
+    least = settings.load.bulk_import_min_events
+    if least < 0 or n_events < least:
+        return False
+    (row,) = graph.run("graph_empty")
+    if not row["empty"]:
+        return False
+    if server is None:
+        echo(
+            "ytgraph: the server is not ytgraph's managed one, so this first load goes through "
+            "driver transactions instead of neo4j-admin import (which stops the server)"
+        )
+        return False
+    return True
 
 
 def _load_locked(
@@ -276,50 +476,63 @@ def _load_locked(
     engine: CountEngine,
     *,
     progress: Progress | None = None,
+    echo: Echo | None = None,
+    server: ManagedServer | None = None,
 ) -> LoadSummary:
     """``load`` with the count state's lock held, counting on ``engine``."""
     t0 = time.perf_counter()
     step: Progress = progress or (lambda _s, _d, _t: None)
+    say: Echo = echo or (lambda _m: None)
     store = StateStore(state_dir)
-    graph.run_script("schema")
-    (meta,) = graph.run("meta_get")
-    old = store.reconcile(meta["state_id"])
+    graph_id, redo = _graph_state(graph, store.path)
+    old = store.reconcile(graph_id)
+    step("events", 0, 1)
 
     # 1. Events: drop what was loaded before (and exact repeats), so a reload changes nothing.
     # Impressions and clicks are skipped: they belong to the logs (ytgraph abtest report).
     kept, logged = split_log_events(dataset.events)
-    incoming = kept.drop_duplicates(ignore_index=True)
+    # Frames of millions of rows are copied only when rows really go: each copy is ~50 bytes a row.
+    repeated = kept.duplicated().to_numpy()
+    incoming = _ranged(kept[~repeated] if repeated.any() else kept)
     seen = np.isin(_row_hash(incoming), _row_hash(old.events)) if len(old.events) else None
-    new = incoming[~seen] if seen is not None else incoming
+    new = _ranged(incoming[~seen]) if seen is not None and seen.any() else incoming
     already = len(kept) - len(new)
     events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
-    events = events.reset_index(drop=True)
     # Retractions take their events out (the retraction rows stay, for events arriving later).
     out = retracted(events)
-    arrived = live(new[~out[len(events) - len(new) :]])
-    events, dropped = events[~out].reset_index(drop=True), events[out]
+    lives = ~out[len(events) - len(new) :] & ~new["event"].isin(RETRACTIONS).to_numpy()
+    arrived_ids = pd.unique(new["video_id"].to_numpy()[lives])  # videos of live new events
+    if out.any():
+        events, dropped = events[~out].reset_index(drop=True), events[out]
+    else:
+        dropped = events.iloc[:0]
 
     durations = old.durations.copy()
     given = video_durations(dataset.videos)
     if len(given):
         durations = pd.concat([durations[~durations.index.isin(given.index)], given])
 
+    step("events", 1, 1)
+    first = graph_id is None and not len(old.events)
+    use_bulk = first and _use_bulk(settings, graph, server, len(events), redo, say)
+
     # 2. Counts: all again when the counting settings changed, else old - touched users' old + new.
     fp = fingerprint(settings)
     full = old.covisits is None or old.fingerprint != fp
     step("count", 0, 1)
-    watches = events[events["event"] == "watch"]
     if full:
-        cov = engine.covisits(watches, settings.sessions, durations)
+        cov = engine.covisits(events, settings.sessions, durations)  # it keeps the watches
     else:
         assert old.covisits is not None
         users = new.loc[new["event"].isin(SESSION_EVENTS), "user_id"].unique()
         before = old.events[(old.events["event"] == "watch") & old.events["user_id"].isin(users)]
-        after = watches[watches["user_id"].isin(users)]
+        after = events[(events["event"] == "watch") & events["user_id"].isin(users)]
         cov = old.covisits.combine(engine.covisits(before, settings.sessions, old.durations), -1)
         cov = cov.combine(engine.covisits(after, settings.sessions, durations), 1)
-    related = engine.related(cov, settings.related)
     step("count", 1, 1)
+    step("related", 0, 1)
+    related = engine.related(cov, settings.related)
+    step("related", 1, 1)
 
     sources = (
         np.union1d(
@@ -331,21 +544,12 @@ def _load_locked(
     count_ids, count_values = _counts_changed(old.covisits, cov)
 
     # 3. Graph rows: only the (user, video) pairs with new events, videos with metadata given.
-    pairs = new[["user_id", "video_id"]].drop_duplicates()
-    video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
-    seen_ids = np.union1d(arrived["video_id"].unique().astype(object), count_ids)
-    watched = watched_rows(events, pairs, durations, settings)
-    actions = action_rows(events, pairs)
-    rel_rows = related_rows(related, sources)
-    crawl_rows: list[dict[str, Any]] = []
-    if dataset.crawl_related is not None and len(dataset.crawl_related):
-        c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
-        crawl_rows = lists_by_src(
-            c, {"dst": c["dst"].tolist(), "position": c["position"].astype(int).tolist()}
-        )
-
-    catalog = catalog_of(old.catalog, dataset)
-    gone = removals(events, dropped, catalog, _listed(graph, catalog, dropped))
+    step("rows", 0, 1)
+    # A first load writes every pair: no need to list them, nor to look each event's pair up.
+    pairs = None if first else new[["user_id", "video_id"]].drop_duplicates()
+    seen_ids = np.union1d(arrived_ids.astype(object), count_ids)
+    watched_table = watched_frame(events, pairs, durations, settings)
+    action_table = action_frame(events, pairs)
     state = CountState(
         events=events,
         durations=durations,
@@ -353,9 +557,59 @@ def _load_locked(
         related=related,
         fingerprint=fp,
         state_id=CountState.new_id(),
-        catalog=catalog,
+        catalog=catalog_of(old.catalog, dataset),
     )
+    if use_bulk:
+        assert server is not None
+        step("rows", 1, 1)
+        step("count state", 0, 1)
+        store.write_pending(state)
+        step("count state", 1, 1)
+        tables = bulk.FirstLoad(
+            videos=bulk.video_table(
+                dataset.videos, seen_ids, (count_ids, count_values), dataset.crawl_related
+            ),
+            watched=watched_table,
+            actions=action_table,
+            related=related,
+            channels=_links(dataset.videos, "channel_id"),
+            categories=_links(dataset.videos, "category"),
+            crawl=dataset.crawl_related,
+        )
+        imported_in = bulk.import_first_load(
+            tables, graph, server, store.path, state.state_id, step, say
+        )
+        del tables
+        (pools,) = graph.run("stale_count")
+        store.promote()
+        graph.cache.clear()
+        return _summary(
+            dataset,
+            (already, new, pairs, dropped, len(logged)),
+            (cov, related, full),
+            (len(dataset.videos), len(sources)),
+            pools,
+            t0,
+            state_dir,
+            import_seconds=imported_in,
+        )
+    video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
+    watched = FrameRows(watched_table)
+    actions = FrameRows(action_table)
+    rel_rows = RelatedRows(related, sources)
+    step("rows", 1, 1)
+    crawl_rows: list[dict[str, Any]] = []
+    if dataset.crawl_related is not None and len(dataset.crawl_related):
+        c = dataset.crawl_related.sort_values(["src", "position"], kind="stable")
+        crawl_rows = lists_by_src(
+            c, {"dst": c["dst"].tolist(), "position": c["position"].astype(int).tolist()}
+        )
+
+    catalog = state.catalog
+    gone = removals(events, dropped, catalog, _listed(graph, catalog, dropped))
+    step("count state", 0, 1)
     store.write_pending(state)
+    step("count state", 1, 1)
     batch = settings.load.batch_size
     (pools,) = graph.run("stale_count")
     marking = pools["pools"] > 0
@@ -370,12 +624,10 @@ def _load_locked(
         tx.run("meta_set", state_id=state.state_id)
         _write(tx, "upsert_videos", video_rows, batch, step)
         _write(tx, "ensure_videos", seen_ids.tolist(), batch, step)
-        if "channel_id" in dataset.videos.columns:
-            ch = dataset.videos.dropna(subset=["channel_id"])[["video_id", "channel_id"]]
-            _write(tx, "link_channels", ch.to_dict("records"), batch, step)
-        if "category" in dataset.videos.columns:
-            cat = dataset.videos.dropna(subset=["category"])[["video_id", "category"]]
-            _write(tx, "link_categories", cat.to_dict("records"), batch, step)
+        for name, column in (("link_channels", "channel_id"), ("link_categories", "category")):
+            links = _links(dataset.videos, column)
+            if links is not None:
+                _write(tx, name, links.to_dict("records"), batch, step)
         _write(tx, "upsert_watched", watched, batch, step)
         _write(tx, "upsert_actions", actions, batch, step)
         apply_removals(tx, gone, batch)
@@ -383,7 +635,7 @@ def _load_locked(
         write_related(tx, rel_rows, batch, settings.related.top_n, step)
         _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
         if marking:
-            _mark_stale(tx, settings, full, pairs, (old.related, related), batch)
+            _mark_stale(tx, settings, full, new, (old.related, related), batch)
             moved = moved_videos(
                 quality_before, tx.run("video_quality", ids=quality_ids.tolist()), tolerance
             )
@@ -399,6 +651,31 @@ def _load_locked(
     store.promote()
     graph.cache.clear()  # catalogue figures and the popular list changed
 
+    return _summary(
+        dataset,
+        (already, new, pairs, dropped, len(logged)),
+        (cov, related, full),
+        (len(video_rows), len(rel_rows)),
+        pools,
+        t0,
+        state_dir,
+    )
+
+
+def _summary(
+    dataset: Dataset,
+    events: tuple[int, pd.DataFrame, pd.DataFrame | None, pd.DataFrame, int],
+    counts: tuple[Covisits, pd.DataFrame, bool],
+    written: tuple[int, int],
+    pools: dict[str, Any],
+    t0: float,
+    state_dir: str | Path,
+    import_seconds: float | None = None,
+) -> LoadSummary:
+    """The LoadSummary of a load: (already loaded, new, their pairs, retracted, impressions and
+    clicks skipped), (counts, R, full recount), (videos written, related sources written)."""
+    already, new, _pairs, dropped, logged = events
+    cov, related, full = counts
     report = dataset.report
     return LoadSummary(
         read=report.read,
@@ -406,12 +683,12 @@ def _load_locked(
         rejected=report.rejected,
         already_loaded=already,
         new_events=len(new),
-        users_touched=int(pairs["user_id"].nunique()),
-        videos_written=len(video_rows),
+        users_touched=int(new["user_id"].nunique()),
+        videos_written=written[0],
         sessions=int(cov.n_sessions),
         videos_with_counts=len(cov.videos),
         pairs=int(cov.pairs.nnz // 2),
-        related_sources_written=len(rel_rows),
+        related_sources_written=written[1],
         related_edges=len(related),
         full_rebuild=full,
         stored_pools=int(pools["pools"]),
@@ -419,8 +696,25 @@ def _load_locked(
         seconds=time.perf_counter() - t0,
         state_dir=str(state_dir),
         retracted=len(dropped),
-        log_events=len(logged),
+        log_events=logged,
+        bulk_import=import_seconds is not None,
+        import_seconds=import_seconds,
     )
+
+
+def _ranged(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the index 0..n-1, copied only when it had another."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
+
+
+def _links(videos: pd.DataFrame, column: str) -> pd.DataFrame | None:
+    """(video_id, column) of the videos that have one, as ``link_channels``/``link_categories``."""
+    if column not in videos.columns:
+        return None
+    return videos.dropna(subset=[column])[["video_id", column]]
 
 
 def count_rows(ids: np.ndarray, values: np.ndarray) -> list[dict[str, Any]]:
@@ -452,7 +746,7 @@ def _mark_stale(
     tx: Writer,
     settings: Settings,
     full: bool,
-    pairs: pd.DataFrame,
+    new: pd.DataFrame,
     tables: tuple[pd.DataFrame, pd.DataFrame],
     batch: int,
 ) -> None:
@@ -461,7 +755,7 @@ def _mark_stale(
     if full:
         tx.run("stale_mark_all")
         return
-    tx.batches("stale_mark_users", pairs["user_id"].unique().tolist(), batch)
+    tx.batches("stale_mark_users", new["user_id"].unique().tolist(), batch)
     c = settings.candidates
     by_score = settings.ranking.strength == "score"
     changed = changed_lists(
@@ -472,14 +766,18 @@ def _mark_stale(
 
 
 def write_related(
-    tx: Writer, rows: list[dict[str, Any]], batch: int, top_n: int, step: Progress | None = None
+    tx: Writer,
+    rows: Sequence[dict[str, Any]],
+    batch: int,
+    top_n: int,
+    step: Progress | None = None,
 ) -> None:
     """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside a transaction."""
     _write(tx, "replace_related", rows, batch, step or (lambda *_: None), per_row=top_n)
 
 
 def _write(
-    tx: Writer, name: str, rows: list[Any], batch: int, step: Progress, per_row: int = 1
+    tx: Writer, name: str, rows: Sequence[Any], batch: int, step: Progress, per_row: int = 1
 ) -> None:
     """``rows`` in batches of about ``batch`` items, where a row carries up to ``per_row`` of them
     (a source's whole list): fewer rows per batch."""

@@ -124,7 +124,9 @@ def sessionize(
     if missing:
         raise InputError(f"events: missing column(s) {', '.join(missing)}")
     watches = events[(events["event"] == "watch").to_numpy(dtype=bool, na_value=False)]
-    watches = watches[counted_watches(watches, settings, durations)]
+    counted = counted_watches(watches, settings, durations)
+    if not counted.all():
+        watches = watches[counted]
     if watches.empty:
         return empty_sessions()
 
