@@ -865,11 +865,7 @@ def evaluate(
         engine=engine,
         echo=None if STATE.quiet else note,
     )
-    typer.echo(report.table())
-    if json_out:
-        write_text(json_out, json.dumps(report.to_json(), indent=2, default=str))
-    if plot:
-        note(f"ytgraph: wrote {report.plot(plot)}")
+    _print_report(report, json_out, plot)
 
 
 @app.command()
@@ -948,6 +944,15 @@ def write_text(path: Path, text: str) -> None:
     except OSError as e:
         fail(f"cannot write {path}: {e.strerror or e}", 2)
     note(f"ytgraph: wrote {path}")
+
+
+def _print_report(report: Any, json_out: Path | None, plot: Path | None) -> None:
+    """An evaluation report (offline or live): its table on stdout, then JSON and plot files."""
+    typer.echo(report.table())
+    if json_out:
+        write_text(json_out, json.dumps(report.to_json(), indent=2, default=str))
+    if plot:
+        note(f"ytgraph: wrote {report.plot(plot)}")
 
 
 # -- HTTP API -----------------------------------------------------------------------------------
@@ -1115,11 +1120,7 @@ def abtest_report(
         resamples=resamples,
         seed=seed,
     )
-    typer.echo(report.table())
-    if json_out:
-        write_text(json_out, json.dumps(report.to_json(), indent=2, default=str))
-    if plot:
-        note(f"ytgraph: wrote {report.plot(plot)}")
+    _print_report(report, json_out, plot)
 
 
 @app.command()
