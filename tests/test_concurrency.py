@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -261,7 +262,7 @@ def reset(cwd: Path, state: Path) -> None:
 @pytest.fixture(scope="module")
 def world(home: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("world")
-    events, _ = generate_world(GenerateConfig(users=600, videos=400, days=7, seed=11))
+    events, _ = generate_world(GenerateConfig(users=300, videos=300, days=7, seed=11))
     users = sorted(events["user_id"].unique())
     half = set(users[: len(users) // 2])
     paths = {}
@@ -366,7 +367,7 @@ def test_a_load_killed_at_any_point_then_rerun_equals_a_clean_load(
         else:  # killed after the commit, before the count state caught up
             assert graph_digest() == world.expected[0] and (state / "pending").is_dir()
     done = load(tmp_path, world.b, state)
-    assert "0 new events" in done.out  # the last killed run had committed them
+    assert re.search(r"(?m)^0 new events", done.out)  # the last killed run had committed them
     assert (graph_digest(), state_digest(state)) == world.expected
 
 
@@ -387,7 +388,7 @@ def test_a_server_killed_inside_a_load_then_rerun_equals_a_clean_load(
     assert started.code == 0, started.err
     assert graph_digest() == only_a  # nothing of the open transaction survived
     done = load(tmp_path, world.b, state)
-    assert "0 new events" not in done.out
+    assert re.search(r"(?m)^[1-9][\d,]* new events", done.out)  # the killed one committed none
     assert (graph_digest(), state_digest(state)) == world.expected
 
 
