@@ -559,6 +559,12 @@ def table_from_records(
 def _csv_table(path: PathLike, wanted: Sequence[str], required: Sequence[str]) -> Table:
     file = str(path)
     recs = csv_records(decode(read_bytes(path)), fixed_width=True)
+    names = _header(file, recs, required)
+    return table_from_records(recs, file, names, wanted, skip_first=True)
+
+
+def _header(file: str, recs: Records, required: Sequence[str]) -> list[str]:
+    """The column names of a CSV's first record, checked: one line (exit 2) when unusable."""
     if len(recs) == 0:
         raise InputError(f"{file}: empty file (no header row)")
     if recs.problem[0] is not None:
@@ -567,7 +573,7 @@ def _csv_table(path: PathLike, wanted: Sequence[str], required: Sequence[str]) -
         )
     names = [_norm(v) for v in recs.row(0)]
     _check_header(file, names, required)
-    return table_from_records(recs, file, names, wanted, skip_first=True)
+    return names
 
 
 def _json_text(v: Any) -> str | None:
@@ -1167,14 +1173,7 @@ def _read_events_csv(path: PathLike, strict: bool) -> tuple[pd.DataFrame, ReadRe
         if i == 0:
             text = decode(block)
             recs = csv_records(text, fixed_width=True)
-            if len(recs) == 0:
-                raise InputError(f"{file}: empty file (no header row)")
-            if recs.problem[0] is not None:
-                raise InputError(
-                    f"{file}: header row (line {recs.starts[0]}) is unusable: {recs.problem[0]}"
-                )
-            names = [_norm(v) for v in recs.row(0)]
-            _check_header(file, names, REQUIRED_EVENT_COLUMNS)
+            names = _header(file, recs, REQUIRED_EVENT_COLUMNS)
             header_lines = int(recs.ends[0])
             nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
             header = block[: int(nl[header_lines - 1]) + 1] if len(nl) >= header_lines else block

@@ -14,6 +14,7 @@ renamed into place), and a running server is found by its command line even if i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import secrets
@@ -86,6 +87,18 @@ def find_java() -> tuple[str, int]:
     if not seen:
         raise ServerError("no Java found: Neo4j 5.26 needs Java 17 or 21 (install openjdk-17-jre)")
     raise ServerError(f"Neo4j 5.26 needs Java 17 or 21; found {', '.join(seen)} (set YTGRAPH_JAVA)")
+
+
+def own_server(neo4j: Neo4jSettings, name: str, bolt_port: int, http_port: int) -> Neo4jSettings:
+    """``neo4j`` moved to a managed server of a command's own (home ``<cache>/home/<name>``), so
+    what that command empties is never the user's graph."""
+    return dataclasses.replace(
+        neo4j,
+        uri="",
+        bolt_port=bolt_port,
+        http_port=http_port,
+        home=str(cache_dir() / "home" / name),
+    )
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -26,7 +26,6 @@ if it was started here and ``keep_server`` is false.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
@@ -38,9 +37,10 @@ import numpy as np
 import pandas as pd
 
 from loaders.schema import DAY, Dataset
-from ytgraph.config import Neo4jSettings, Settings, cache_dir, profile_settings
+from ytgraph.config import Neo4jSettings, Settings, profile_settings
 from ytgraph.console import Echo, stderr_line
 from ytgraph.db.graph import Graph
+from ytgraph.db.server import own_server
 from ytgraph.errors import ConfigError, InputError, YtGraphError
 from ytgraph.evaluation.baselines import (
     BASELINE_LABELS,
@@ -144,13 +144,7 @@ def _peer_names(peers: Sequence[str]) -> list[str]:
 
 def eval_neo4j_settings(settings: Settings) -> Neo4jSettings:
     """The evaluation's own managed server: home ``<cache>/home/eval``, ports 57687/57474."""
-    return dataclasses.replace(
-        settings.neo4j,
-        uri="",
-        bolt_port=EVAL_BOLT_PORT,
-        http_port=EVAL_HTTP_PORT,
-        home=str(cache_dir() / "home" / "eval"),
-    )
+    return own_server(settings.neo4j, "eval", EVAL_BOLT_PORT, EVAL_HTTP_PORT)
 
 
 @dataclass

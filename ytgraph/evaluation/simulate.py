@@ -50,9 +50,10 @@ from loaders.schema import (
     ReadReport,
     split_log_events,
 )
-from ytgraph.config import Neo4jSettings, Settings, cache_dir
+from ytgraph.config import Neo4jSettings, Settings
 from ytgraph.console import Echo, stderr_line
 from ytgraph.db.graph import Graph
+from ytgraph.db.server import own_server
 from ytgraph.errors import ConfigError, InputError
 from ytgraph.evaluation.arms import Experiment
 from ytgraph.evaluation.baselines import baseline_orders, top_excluding
@@ -126,13 +127,7 @@ class SimulationSummary:
 
 def sim_neo4j_settings(settings: Settings) -> Neo4jSettings:
     """The simulation's own managed server: home ``<cache>/home/simulate``, ports 58687/58474."""
-    return dataclasses.replace(
-        settings.neo4j,
-        uri="",
-        bolt_port=SIM_BOLT_PORT,
-        http_port=SIM_HTTP_PORT,
-        home=str(cache_dir() / "home" / "simulate"),
-    )
+    return own_server(settings.neo4j, "simulate", SIM_BOLT_PORT, SIM_HTTP_PORT)
 
 
 def click_probability(
