@@ -6,6 +6,8 @@
 // (no video twice). Seeds and $exclude (e.g. already watched) are never candidates.
 // There is deliberately no index on RELATED.rank: with one, the planner seeks every edge of
 // rank <= $k in the whole graph instead of expanding from the seed.
+// Only each video's current list counts: r.gen = v.rgen (a load stages new lists beside the old
+// and switches the pointers last, so a half-written load is never followed).
 // Speed: RELATED only ever joins two videos, so the hops carry no label check; each path is plain
 // lists, not maps; and the answer is ONE row holding one list per candidate. Hundreds of rows of
 // nested maps cost more to stream and to decode than the expansion itself costs to run.
@@ -13,12 +15,13 @@ UNWIND $seeds AS seed
 MATCH (s:Video {video_id: seed})
 CALL (s, seed) {
   MATCH (s)-[r1:RELATED]->(v1)
-  WHERE r1.rank <= $k
+  WHERE r1.rank <= $k AND r1.gen = s.rgen
   RETURN v1 AS c, [seed, v1.video_id] AS path, [r1.score] AS scores, [r1.weight] AS weights
   UNION ALL
   WITH s, seed WHERE $depth >= 2
   MATCH (s)-[r1:RELATED]->(v1)-[r2:RELATED]->(v2)
   WHERE r1.rank <= $k AND r2.rank <= $k AND v2 <> s
+    AND r1.gen = s.rgen AND r2.gen = v1.rgen
   RETURN v2 AS c, [seed, v1.video_id, v2.video_id] AS path,
          [r1.score, r2.score] AS scores, [r1.weight, r2.weight] AS weights
   UNION ALL
@@ -26,6 +29,7 @@ CALL (s, seed) {
   MATCH (s)-[r1:RELATED]->(v1)-[r2:RELATED]->(v2)-[r3:RELATED]->(v3)
   WHERE r1.rank <= $k AND r2.rank <= $k AND r3.rank <= $k
     AND v2 <> s AND v3 <> s AND v3 <> v1
+    AND r1.gen = s.rgen AND r2.gen = v1.rgen AND r3.gen = v2.rgen
   RETURN v3 AS c, [seed, v1.video_id, v2.video_id, v3.video_id] AS path,
          [r1.score, r2.score, r3.score] AS scores, [r1.weight, r2.weight, r3.weight] AS weights
   UNION ALL
@@ -33,6 +37,7 @@ CALL (s, seed) {
   MATCH (s)-[r1:RELATED]->(v1)-[r2:RELATED]->(v2)-[r3:RELATED]->(v3)-[r4:RELATED]->(v4)
   WHERE r1.rank <= $k AND r2.rank <= $k AND r3.rank <= $k AND r4.rank <= $k
     AND v2 <> s AND v3 <> s AND v3 <> v1 AND v4 <> s AND v4 <> v1 AND v4 <> v2
+    AND r1.gen = s.rgen AND r2.gen = v1.rgen AND r3.gen = v2.rgen AND r4.gen = v3.rgen
   RETURN v4 AS c, [seed, v1.video_id, v2.video_id, v3.video_id, v4.video_id] AS path,
          [r1.score, r2.score, r3.score, r4.score] AS scores,
          [r1.weight, r2.weight, r3.weight, r4.weight] AS weights

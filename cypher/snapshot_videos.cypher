@@ -2,7 +2,7 @@
 // service's reads return, in video_id order after $after (null: from the start), $limit at most.
 // One row holding one list per video: lists keep nulls (collect would drop them) and stream fast.
 MATCH (v:Video)
-WHERE v.video_id IS NOT NULL AND ($after IS NULL OR v.video_id > $after)
+WHERE v.video_id IS NOT NULL AND v.staged IS NULL AND ($after IS NULL OR v.video_id > $after)
 WITH v
 ORDER BY v.video_id
 LIMIT $limit

@@ -5,7 +5,10 @@ writes MARKER and sleeps; the test then kills the process with SIGKILL, exactly 
 
 - ``write_pending``: half-way through writing the pending count state (its temporary folder holds
   some files, not all);
-- ``transaction``: inside the load's write transaction, before the RELATED lists are written;
+- ``staged``: while a load stages its new lists, after the first part committed (set
+  ``YTGRAPH_LOAD__PART_SIZE`` small so that there are several);
+- ``transaction``: inside the load's last transaction (the switch), with every list staged;
+- ``prune``: after the switch committed, before the superseded edges are pruned;
 - ``promote``: after the transaction committed, before the pending state is promoted;
 - ``bulk_import``: in a first load through neo4j-admin import, with the server stopped, before
   the import writes the store;
@@ -42,12 +45,29 @@ def arm(point: str, marker: Path) -> None:
             stall(marker)
 
         Covisits.save = save  # type: ignore[method-assign]
+    elif point == "staged":
+        stage_part = load_module.stage_part
+        parts = {"n": 0}
+
+        def second_part(*args: Any, **kwargs: Any) -> None:
+            parts["n"] += 1
+            if parts["n"] == 2:
+                stall(marker)
+            stage_part(*args, **kwargs)
+
+        load_module.stage_part = second_part
     elif point == "transaction":
 
-        def write_related(*_args: Any, **_kwargs: Any) -> None:
+        def switch_related(*_args: Any, **_kwargs: Any) -> None:
             stall(marker)
 
-        load_module.write_related = write_related
+        load_module.switch_related = switch_related
+    elif point == "prune":
+
+        def prune_related(*_args: Any, **_kwargs: Any) -> None:
+            stall(marker)
+
+        load_module.prune_related = prune_related
     elif point == "promote":
 
         def promote(self: StateStore) -> None:

@@ -192,22 +192,30 @@ def dataset(events: pd.DataFrame, videos: pd.DataFrame | None = None) -> Dataset
 
 
 def graph_dump(
-    graph: Graph, meta: bool = False, exact: bool = False
+    graph: Graph, meta: bool = False, exact: bool = False, visible: bool = False
 ) -> tuple[list[Any], list[Any]]:
     """Every node and relationship with its labels or type and all its properties, sorted, so two
-    graphs compare with ==; the meta node's bookkeeping (state id, generation) only when ``meta``;
-    floats rounded to 9 places unless ``exact`` (two write paths of the same figures)."""
+    graphs compare with ==; the meta node's bookkeeping (state id, generations) only when ``meta``;
+    floats rounded to 9 places unless ``exact`` (two write paths of the same figures).
+
+    List generation numbers (``RELATED.gen``, ``Video.rgen``) depend on the history of loads, not
+    on what the graph holds, so they are left out; a staged list or video still shows, unless
+    ``visible``: then only what readers see (current lists, no staged videos)."""
     where = "" if meta else "WHERE NOT n:YtgraphMeta"
+    if visible:
+        where += (" AND " if where else "WHERE ") + "n.staged IS NULL"
     nodes, _, _ = graph.driver.execute_query(
         f"MATCH (n) {where} RETURN labels(n) AS l, properties(n) AS p"
     )
     # Endpoints by their key (every label has a unique one), so a relationship's row does not
     # change when only a property of its endpoint does.
     key = "[labels({0})[0], coalesce({0}.video_id, {0}.user_id, {0}.channel_id, {0}.name, {0}.key)]"
+    current = "WHERE type(r) <> 'RELATED' OR r.gen = a.rgen" if visible else ""
     rels, _, _ = graph.driver.execute_query(
-        f"MATCH (a)-[r]->(b) RETURN type(r) AS t, {key.format('a')} AS a, {key.format('b')} AS b, "
-        "properties(r) AS p"
+        f"MATCH (a)-[r]->(b) {current} "
+        f"RETURN type(r) AS t, {key.format('a')} AS a, {key.format('b')} AS b, properties(r) AS p"
     )
+    history = {"gen", "rgen"} if not meta else set()
 
     def value(v: Any) -> Any:
         if isinstance(v, float):
@@ -215,7 +223,7 @@ def graph_dump(
         return tuple(v) if isinstance(v, list) else v  # lists as tuples: rows stay hashable
 
     def norm(p: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted((k, value(v)) for k, v in p.items()))
+        return tuple(sorted((k, value(v)) for k, v in p.items() if k not in history))
 
     return (
         sorted((tuple(sorted(r["l"])), norm(r["p"])) for r in nodes),

@@ -291,10 +291,14 @@ def _output_file(path: Path, what: str) -> None:
         raise InputError(f"{what} {path}: not writable")
 
 
+LINE_EVERY_S = 30.0  # a long stage's progress line, when stderr is not a terminal
+
+
 def _stage_lines() -> Callable[[str, int, int], None]:
     """Progress as lines on stderr when it is not a terminal (a log, a CI job): one when a stage
-    starts and one when it ends, with the time since the start and this process's peak memory.
-    On a terminal (or with --quiet) it says nothing: the progress bars show the same."""
+    starts, one at most every ``LINE_EVERY_S`` while a long one runs, and one when it ends, with
+    the time since the start and this process's peak memory. On a terminal (or with --quiet) it
+    says nothing: the progress bars show the same."""
     if STATE.quiet or sys.stderr.isatty():
         return lambda _stage, _done, _total: None
     import resource
@@ -302,12 +306,18 @@ def _stage_lines() -> Callable[[str, int, int], None]:
 
     t0 = time.perf_counter()
     started: set[str] = set()
+    last = {"at": t0}
 
     def line(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
         if stage not in started:
             started.add(stage)
+            last["at"] = now
             what = "" if total <= 1 else f" ({total:,} rows)"
-            note(f"ytgraph: {time.perf_counter() - t0:7.1f}s {stage}{what}...")
+            note(f"ytgraph: {now - t0:7.1f}s {stage}{what}...")
+        elif done < total and now - last["at"] >= LINE_EVERY_S:
+            last["at"] = now
+            note(f"ytgraph: {now - t0:7.1f}s {stage}: {done:,} of {total:,}")
         elif done >= total:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
             note(f"ytgraph: {time.perf_counter() - t0:7.1f}s {stage} done (peak RSS {peak:.1f} GB)")

@@ -70,8 +70,8 @@ class Neo4jSettings:
     http_port: int = _num(7474, ge=1, le=65535)
     heap: str = "3g"
     pagecache: str = "1g"
-    # A load is one transaction (all or nothing); a million events hold ~1.5 GB of transaction
-    # state, kept off the heap and allowed up to this much.
+    # A load's last transaction holds its new events' rows (a million events: ~1.5 GB of
+    # transaction state), kept off the heap and allowed up to this much.
     transaction_memory: str = "8g"
     start_timeout_s: float = _num(120.0, gt=0)
     home: str = ""  # managed server home; default <cache>/home/default
@@ -109,6 +109,10 @@ class LoadSettings:
     """Batching of writes and where the co-visitation state is kept beside Neo4j."""
 
     batch_size: int = _num(10_000, ge=1)
+    # A load writes its new related lists beside the old ones in transactions of about this many
+    # RELATED edges, then switches to them in its last transaction (see ingest.load): the server's
+    # transaction memory holds one part, not the whole load.
+    part_size: int = _num(200_000, ge=1)
     state_dir: str = ""  # default <cache>/state/<hash of the server home or URI>-<database>
     # One load at a time per count state: a second one waits this long for the first (0: refused
     # at once).

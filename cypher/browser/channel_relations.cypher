@@ -5,6 +5,7 @@
 // params: {"channel_id": "ch_a"}
 // view: table
 MATCH (c:Channel {channel_id: $channel_id})<-[:UPLOADED_BY]-(a:Video)-[r:RELATED]->(b:Video)
+WHERE r.gen = a.rgen
 OPTIONAL MATCH (b)-[:UPLOADED_BY]->(d:Channel)
 RETURN d.channel_id AS to_channel, coalesce(d = c, false) AS same_channel,
        count(r) AS relations, count(DISTINCT a) AS from_videos, count(DISTINCT b) AS to_videos,

@@ -7,7 +7,7 @@ MATCH (v:Video)
 WHERE EXISTS { (v)-[:YT_RELATED]->() }
 WITH v,
      COLLECT { MATCH (v)-[:YT_RELATED]->(b:Video) RETURN DISTINCT b.video_id } AS youtube,
-     COLLECT { MATCH (v)-[:RELATED]->(b:Video) RETURN b.video_id } AS ours
+     COLLECT { MATCH (v)-[r:RELATED]->(b:Video) WHERE r.gen = v.rgen RETURN b.video_id } AS ours
 WITH v, youtube, ours, size([x IN youtube WHERE x IN ours]) AS overlap
 RETURN v.video_id AS video_id, v.title AS title, size(youtube) AS youtube_list,
        size(ours) AS our_list, overlap,

@@ -3,7 +3,8 @@
 //   first) and ours (RELATED, rank 1 = best) for one video, and who lists each entry.
 // params: {"video_id": "v_cat"}
 // view: table
-MATCH (:Video {video_id: $video_id})-[e:YT_RELATED|RELATED]->(b:Video)
+MATCH (v:Video {video_id: $video_id})-[e:YT_RELATED|RELATED]->(b:Video)
+WHERE type(e) = 'YT_RELATED' OR e.gen = v.rgen
 WITH b, min(CASE WHEN type(e) = 'YT_RELATED' THEN e.position END) AS youtube_position,
      min(CASE WHEN type(e) = 'RELATED' THEN e.rank END) AS our_rank,
      max(CASE WHEN type(e) = 'RELATED' THEN e.score END) AS our_score

@@ -6,7 +6,7 @@
 // params: {"k": 30, "rating_threshold": 0.5}
 // view: table
 CALL () {
-  OPTIONAL MATCH (v:Video) WHERE EXISTS { (v)-[:RELATED]->() }
+  OPTIONAL MATCH (v:Video) WHERE EXISTS { (v)-[r:RELATED]->() WHERE r.gen = v.rgen }
   RETURN v.video_id AS video_id ORDER BY coalesce(v.sessions, 0) DESC, v.video_id LIMIT 1
 }
 CALL () {
@@ -19,7 +19,8 @@ CALL (u) {
   WHERE NOT EXISTS { (u)-[d:RATED]->(s) WHERE d.rating < $rating_threshold }
   WITH DISTINCT u, s
   OPTIONAL MATCH p = (s)-[rels:RELATED*1..2]->(c:Video)
-  WHERE all(r IN rels WHERE r.rank <= $k) AND NOT EXISTS { (u)-->(c) }
+  WHERE all(r IN rels WHERE r.rank <= $k AND r.gen = startNode(r).rgen)
+    AND NOT EXISTS { (u)-->(c) }
   WITH c, count(p) AS paths
   RETURN c.video_id AS recommended_video_id
   ORDER BY paths DESC, recommended_video_id LIMIT 1

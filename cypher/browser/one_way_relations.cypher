@@ -6,11 +6,11 @@
 // params: {"n": 25}
 // view: table
 MATCH (a:Video)-[r:RELATED]->(b:Video)
-WHERE NOT EXISTS { (b)-[:RELATED]->(a) }
+WHERE r.gen = a.rgen AND NOT EXISTS { (b)-[back:RELATED]->(a) WHERE back.gen = b.rgen }
 RETURN a.video_id AS src, a.title AS src_title, b.video_id AS dst, b.title AS dst_title,
        r.rank AS rank, r.score AS score, r.cooccurrences AS cooccurrences,
-       COUNT { (b)-[:RELATED]->() } AS dst_list_size,
-       COLLECT { MATCH (b)-[s:RELATED]->() RETURN s.score ORDER BY s.rank DESC LIMIT 1 }[0]
+       COUNT { (b)-[t:RELATED]->() WHERE t.gen = b.rgen } AS dst_list_size,
+       COLLECT { MATCH (b)-[s:RELATED]->() WHERE s.gen = b.rgen RETURN s.score ORDER BY s.rank DESC LIMIT 1 }[0]
          AS dst_weakest_score
 ORDER BY cooccurrences DESC, score DESC, src, dst
 LIMIT toInteger($n)

@@ -5,6 +5,7 @@
 // params: {"n": 25}
 // view: table
 MATCH (a:Video)-[r:RELATED]->(b:Video)
+WHERE r.gen = a.rgen
 WITH r, a.video_id < b.video_id AS forward,
      CASE WHEN a.video_id < b.video_id THEN a ELSE b END AS x,
      CASE WHEN a.video_id < b.video_id THEN b ELSE a END AS y

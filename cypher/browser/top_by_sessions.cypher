@@ -6,6 +6,6 @@
 MATCH (v:Video)
 WHERE v.sessions IS NOT NULL
 RETURN v.video_id AS video_id, v.title AS title, v.sessions AS sessions, v.views AS views,
-       COUNT { (v)-[:RELATED]->() } AS related, COUNT { (:User)-[:WATCHED]->(v) } AS watchers
+       COUNT { (v)-[r:RELATED]->() WHERE r.gen = v.rgen } AS related, COUNT { (:User)-[:WATCHED]->(v) } AS watchers
 ORDER BY sessions DESC, video_id
 LIMIT toInteger($n)

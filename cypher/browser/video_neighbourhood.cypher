@@ -5,5 +5,5 @@
 // params: {"video_id": "v_cat", "k": 10}
 // view: graph
 MATCH p = (:Video {video_id: $video_id})-[rels:RELATED*1..2]->(:Video)
-WHERE all(r IN rels WHERE r.rank <= $k)
+WHERE all(r IN rels WHERE r.rank <= $k AND r.gen = startNode(r).rgen)
 RETURN p

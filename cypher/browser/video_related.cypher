@@ -5,6 +5,7 @@
 // params: {"video_id": "v_cat", "n": 25}
 // view: table
 MATCH (v:Video {video_id: $video_id})-[r:RELATED]->(b:Video)
+WHERE r.gen = v.rgen
 RETURN r.rank AS rank, b.video_id AS video_id, b.title AS title, r.score AS score,
        r.weight AS weight, r.cooccurrences AS cooccurrences, v.sessions AS c_i, b.sessions AS c_j
 ORDER BY rank

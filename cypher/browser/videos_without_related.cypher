@@ -5,9 +5,9 @@
 // params: {"n": 25}
 // view: table
 MATCH (v:Video)
-WHERE NOT EXISTS { (v)-[:RELATED]->() }
+WHERE v.staged IS NULL AND NOT EXISTS { (v)-[r:RELATED]->() WHERE r.gen = v.rgen }
 RETURN v.video_id AS video_id, v.title AS title, v.sessions AS sessions, v.views AS views,
-       COUNT { (:Video)-[:RELATED]->(v) } AS listed_by,
+       COUNT { (a:Video)-[r:RELATED]->(v) WHERE r.gen = a.rgen } AS listed_by,
        COUNT { (v)-[:YT_RELATED]->() } AS youtube_related
 ORDER BY coalesce(sessions, 0) DESC, video_id
 LIMIT toInteger($n)

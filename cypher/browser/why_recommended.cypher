@@ -14,7 +14,7 @@ MATCH (u:User {user_id: $user_id})-[a:WATCHED|LIKED|FAVORITED|PLAYLISTED|RATED]-
 WHERE s.video_id <> $video_id
   AND NOT EXISTS { (u)-[d:RATED]->(s) WHERE d.rating < $rating_threshold }
 MATCH p = (s)-[rels:RELATED*1..2]->(:Video {video_id: $video_id})
-WHERE all(r IN rels WHERE r.rank <= $k)
+WHERE all(r IN rels WHERE r.rank <= $k AND r.gen = startNode(r).rgen)
 WITH u, collect(DISTINCT a) AS actions, collect(DISTINCT p) AS paths
 RETURN u AS user, actions,
        COLLECT { UNWIND paths AS p UNWIND nodes(p) AS n RETURN DISTINCT n } AS videos,

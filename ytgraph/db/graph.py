@@ -204,9 +204,9 @@ class Graph:
                 hint = ""
                 if "memory.transaction" in str(e):
                     hint = (
-                        " (the load is too large for one transaction on this server: raise "
-                        "[neo4j] transaction_memory, or load the events in parts; each part is "
-                        "atomic and the result is the same)"
+                        " (the write is too large for one transaction on this server: raise "
+                        "[neo4j] transaction_memory, or load the events in parts, e.g. a day at "
+                        "a time; each part is atomic and the result is the same)"
                     )
                 raise GraphError(f"write failed, nothing was changed: {_short(e)}{hint}") from e
             except BaseException:

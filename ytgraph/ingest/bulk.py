@@ -1,8 +1,9 @@
 """A first load through ``neo4j-admin database import full`` (the managed server only).
 
-A first load of millions of events is one huge write: through the driver it is one transaction
-whose state outgrows the default heap. Into an empty graph, the admin import writes the same nodes,
-relationships and properties as store files at hundreds of thousands of relationships a second.
+A first load of millions of events is one huge write: through the driver its last transaction
+holds every WATCHED and action row, whose state outgrows the default heap. Into an empty graph,
+the admin import writes the same nodes, relationships and properties as store files at hundreds
+of thousands of relationships a second.
 ``load`` takes this path when the graph is empty, the server is ytgraph's own and the load holds
 at least ``[load] bulk_import_min_events`` events; the result equals a driver load of the same events
 (tests/test_bulk.py compares the two graphs property by property).
@@ -128,7 +129,8 @@ def write_files(folder: Path, t: FirstLoad) -> tuple[list[ImportFile], list[Impo
     folder.mkdir(parents=True, exist_ok=True)
     nodes: list[ImportFile] = []
     rels: list[ImportFile] = []
-    v = t.videos
+    # Every list is generation 0 and every video points at it (readers follow r.gen = v.rgen).
+    v = t.videos.assign(rgen=np.int64(0))
     head = ["video_id:ID(Video)", *v.columns[1:]]
     nodes.append(_named(write_csv(folder / "videos.csv", v, head), "Video"))
     users = pd.unique(np.concatenate([t.watched["user_id"], t.actions["user_id"]]).astype(object))
@@ -165,8 +167,10 @@ def write_files(folder: Path, t: FirstLoad) -> tuple[list[ImportFile], list[Impo
         rels.append(_named(write_csv(folder / f"{typ.lower()}.csv", frame, head), typ))
     r = t.related
     if len(r):
-        frame = r[["src", "dst", "score", "cooccurrences", "rank", "weight"]]
-        head = [":START_ID(Video)", ":END_ID(Video)", "score", "cooccurrences", "rank", "weight"]
+        frame = r[["src", "dst", "score", "cooccurrences", "rank", "weight"]].assign(
+            gen=np.int64(0)
+        )
+        head = [":START_ID(Video)", ":END_ID(Video)", *frame.columns[2:]]
         rels.append(_named(write_csv(folder / "related.csv", frame, head), "RELATED"))
     for links, label, key, typ in (
         (t.channels, "Channel", "channel_id", "UPLOADED_BY"),

@@ -1,17 +1,23 @@
 """Load canonical tables into Neo4j: events → sessions → c_ij → R_i, plus videos, users and actions.
 
-A load is one write transaction: it commits whole or leaves the graph as it was. It is idempotent (an
-event already loaded is skipped) and incremental: only what the new events change is written, and the
-result equals one load of all events together (the count state beside Neo4j makes that exact).
+A load is idempotent (an event already loaded is skipped) and incremental: only what the new events
+change is written, and the result equals one load of all events together (the count state beside
+Neo4j makes that exact). Readers never see half of one: the new related lists -- millions of edges
+when the scores move -- are *staged* beside the old ones in transactions of ``[load] part_size``
+edges under a fresh list generation, then one last transaction writes everything else and
+*switches* each changed video's pointer (``Video.rgen``) to the new lists; readers follow only
+``r.gen = v.rgen``. The old edges are pruned afterwards. A load that fails before the switch takes
+back what it staged; one killed there is cleaned up by the next (the meta node says so).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast, overload
 
@@ -20,7 +26,7 @@ import pandas as pd
 
 from loaders.schema import VIDEO_COLUMNS, Dataset, split_log_events
 from loaders.youtube2008 import MAX_RELATED
-from ytgraph.config import Settings, cache_dir
+from ytgraph.config import LoadSettings, Settings, cache_dir
 from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
 from ytgraph.db.server import ManagedServer
@@ -31,6 +37,7 @@ from ytgraph.ingest.engines import CountEngine, open_engine
 from ytgraph.ingest.retract import (
     RETRACTIONS,
     SESSION_EVENTS,
+    Removals,
     apply_removals,
     removals,
     retracted,
@@ -86,7 +93,8 @@ def default_state_dir(settings: Settings, key: str) -> Path:
 
 
 def wipe_graph(graph: Graph) -> None:
-    """Delete every node and relationship (the schema stays)."""
+    """Delete every node and relationship (the schema stays), relationships first."""
+    graph.run_autocommit("wipe_relationships")
     graph.run_autocommit("wipe")
 
 
@@ -312,6 +320,10 @@ class RelatedRows(Sequence[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.starts) + len(self.missing)
 
+    def sources(self) -> np.ndarray:
+        """The source of each row, in row order."""
+        return np.array([*self.src[self.starts].tolist(), *self.missing], dtype=object)
+
     def _row(self, k: int) -> dict[str, Any]:
         if k >= len(self.starts):
             empty: dict[str, Any] = {c: [] for c in self.cols}
@@ -366,6 +378,54 @@ def changed_sources(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
     return np.array(sorted(set(diff.tolist())), dtype=object)
 
 
+# Touched users are recounted in groups of about this many watch events: the session pairs of a
+# group, not of every touched user at once, are what the counting holds in memory.
+RECOUNT_EVENTS = 2_000_000
+
+
+def _recount(
+    engine: CountEngine,
+    counts: Covisits,
+    before: Sequence[tuple[pd.DataFrame, np.ndarray]],
+    after: pd.DataFrame,
+    users: np.ndarray,
+    settings: Settings,
+    durations: tuple[pd.Series, pd.Series],
+) -> Covisits:
+    """The counts after a load: ``counts`` minus what ``users`` contributed with their events
+    before it (the rows of each (frame, mask) of ``before``) plus what they contribute with their
+    events ``after`` it. Sessions are per user, so each user's part adds up on its own: users are
+    recounted in groups, and only one group's rows and session pairs are held at a time."""
+    touched = pd.Index(users)
+
+    def watches(frame: pd.DataFrame, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, user codes) of the touched users' watch events among ``keep``."""
+        mask = (frame["event"] == "watch").to_numpy()
+        rows = np.flatnonzero(mask if keep is None else mask & keep)
+        code = touched.get_indexer(frame["user_id"].to_numpy()[rows])
+        return rows[code >= 0], code[code >= 0]
+
+    if not len(users):
+        return counts
+    old = [(frame, *watches(frame, keep)) for frame, keep in before]
+    now = watches(after, None)
+    groups = max(1, -(-len(now[0]) // RECOUNT_EVENTS))
+    home = np.arange(len(users)) % groups  # round robin: groups of about equal size
+    delta: Covisits | None = None
+    for g in range(groups):
+        was = pd.concat(
+            [frame.iloc[rows[home[code] == g]] for frame, rows, code in old], ignore_index=True
+        )
+        part = engine.covisits(
+            after.iloc[now[0][home[now[1]] == g]], settings.sessions, durations[1]
+        )
+        part = part.combine(engine.covisits(was, settings.sessions, durations[0]), -1)
+        # The groups' changes first, then one sum with the (large) counts.
+        delta = part if delta is None else delta.combine(part)
+    assert delta is not None
+    return counts.combine(delta)
+
+
 def _counts_changed(old: Covisits | None, new: Covisits) -> tuple[np.ndarray, np.ndarray]:
     """(video ids, c_i) for videos whose c_i differs from the old counts (0 for videos that lost
     their last session, e.g. pushed out by the session cap)."""
@@ -418,23 +478,34 @@ def load(
         )
 
 
-def _graph_state(graph: Graph, state_dir: Path) -> tuple[str | None, bool]:
-    """(the graph's state id, whether it holds a half-done bulk import to redo); see
-    ``ingest.bulk`` for the marker this reads."""
+def _graph_state(graph: Graph, state_dir: Path) -> tuple[str | None, bool, int]:
+    """(the graph's state id, whether it holds a half-done bulk import to redo, the list
+    generation this load stages); see ``ingest.bulk`` for the marker this reads."""
     interrupted = bulk.pending_import(state_dir)
-    if interrupted is None:
-        graph.run_script("schema")
-        (meta,) = graph.run("meta_get")
-        return meta["state_id"], False
-    try:
-        (meta,) = graph.run("meta_get")
-    except GraphError:  # the half-imported database may not even start
-        return None, True
-    if meta["state_id"] != interrupted:
-        return None, True
-    bulk.marker(state_dir).unlink(missing_ok=True)  # it committed: only the clean-up was left
+    if interrupted is not None:
+        try:
+            (meta,) = graph.run("meta_get")
+        except GraphError:  # the half-imported database may not even start
+            return None, True, 1
+        if meta["state_id"] != interrupted:
+            return None, True, 1
+        bulk.marker(state_dir).unlink(missing_ok=True)  # it committed: only the clean-up was left
     graph.run_script("schema")
-    return meta["state_id"], False
+    (meta,) = graph.run("meta_get")
+    return meta["state_id"], False, _recover(graph, meta)
+
+
+def _recover(graph: Graph, meta: dict[str, Any]) -> int:
+    """Clean up after an earlier load that stopped between staging and pruning (and give edges
+    from before list generations theirs); returns the generation for this load's lists."""
+    if meta["gen"] is None:  # (no meta write here: an empty graph must stay empty for bulk)
+        graph.run_autocommit("related_migrate")
+    if meta["staging"] is not None or meta["pruning"]:
+        graph.run_autocommit("related_recover")
+        graph.run_autocommit("videos_unstage_all")
+        graph.run("meta_recovered", write=True)
+    # Never a number an interrupted load used: its edges might still be on their way out.
+    return max(meta["gen"] or 0, meta["staging"] or 0) + 1
 
 
 def _use_bulk(
@@ -484,7 +555,7 @@ def _load_locked(
     step: Progress = progress or (lambda _s, _d, _t: None)
     say: Echo = echo or (lambda _m: None)
     store = StateStore(state_dir)
-    graph_id, redo = _graph_state(graph, store.path)
+    graph_id, redo, gen = _graph_state(graph, store.path)
     old = store.reconcile(graph_id)
     step("events", 0, 1)
 
@@ -497,15 +568,20 @@ def _load_locked(
     seen = np.isin(_row_hash(incoming), _row_hash(old.events)) if len(old.events) else None
     new = _ranged(incoming[~seen]) if seen is not None and seen.any() else incoming
     already = len(kept) - len(new)
-    events = pd.concat([old.events, new], ignore_index=True) if len(old.events) else new
+    n_old = len(old.events)
+    first = graph_id is None and not n_old
+    events = pd.concat([old.events, new], ignore_index=True) if n_old else new
+    old = replace(old, events=old.events.iloc[:0])  # the concat holds them: one copy, not two
+    from_old = np.arange(len(events)) < n_old  # (what the old counts were counted from)
     # Retractions take their events out (the retraction rows stay, for events arriving later).
     out = retracted(events)
     lives = ~out[len(events) - len(new) :] & ~new["event"].isin(RETRACTIONS).to_numpy()
     arrived_ids = pd.unique(new["video_id"].to_numpy()[lives])  # videos of live new events
     if out.any():
         events, dropped = events[~out].reset_index(drop=True), events[out]
+        from_old, dropped_old = from_old[~out], from_old[out]
     else:
-        dropped = events.iloc[:0]
+        dropped, dropped_old = events.iloc[:0], np.zeros(0, dtype=bool)
 
     durations = old.durations.copy()
     given = video_durations(dataset.videos)
@@ -513,7 +589,6 @@ def _load_locked(
         durations = pd.concat([durations[~durations.index.isin(given.index)], given])
 
     step("events", 1, 1)
-    first = graph_id is None and not len(old.events)
     use_bulk = first and _use_bulk(settings, graph, server, len(events), redo, say)
 
     # 2. Counts: all again when the counting settings changed, else old - touched users' old + new.
@@ -525,10 +600,15 @@ def _load_locked(
     else:
         assert old.covisits is not None
         users = new.loc[new["event"].isin(SESSION_EVENTS), "user_id"].unique()
-        before = old.events[(old.events["event"] == "watch") & old.events["user_id"].isin(users)]
-        after = events[(events["event"] == "watch") & events["user_id"].isin(users)]
-        cov = old.covisits.combine(engine.covisits(before, settings.sessions, old.durations), -1)
-        cov = cov.combine(engine.covisits(after, settings.sessions, durations), 1)
+        cov = _recount(
+            engine,
+            old.covisits,
+            [(events, from_old), (dropped, dropped_old)],  # the old events, as they were
+            events,
+            users,
+            settings,
+            (old.durations, durations),
+        )
     step("count", 1, 1)
     step("related", 0, 1)
     related = engine.related(cov, settings.related)
@@ -613,17 +693,76 @@ def _load_locked(
     batch = settings.load.batch_size
     (pools,) = graph.run("stale_count")
     marking = pools["pools"] > 0
-    tolerance = settings.serving.stale_tolerance
+    quality_before: list[dict[str, Any]] = []
+    catalog_before: list[dict[str, Any]] = []
     quality_ids = np.union1d(np.array([r["video_id"] for r in video_rows], dtype=object), count_ids)
     if marking:
         quality_before = graph.run("video_quality", ids=quality_ids.tolist())
         catalog_before = graph.run("catalog_stats")
+    staged = rel_rows.sources()
+    # Every video the load names, in the order a write without staging would create them (the
+    # table's, then the rest): node order decides the order of the server's sums (catalogue).
+    table_ids = pd.unique(np.array([r["video_id"] for r in video_rows], dtype=object))
+    staged_videos = pd.unique(np.concatenate([table_ids, seen_ids.astype(object)]))
+    try:
+        stage_related(graph, rel_rows, staged_videos, gen, settings.load, step)
+        _switch(
+            graph,
+            state.state_id,
+            gen,
+            staged,
+            (video_rows, staged_videos, watched, actions, crawl_rows, count_ids, count_values),
+            gone,
+            dataset,
+            settings,
+            step,
+            stale=(
+                (full, new, (old.related, related), quality_ids, quality_before, catalog_before)
+                if marking
+                else None
+            ),
+        )
+    except BaseException:
+        unstage_related(graph, staged, staged_videos, gen, batch)
+        raise
+    (pools,) = graph.run("stale_count")
+    store.promote()
+    graph.cache.clear()  # catalogue figures and the popular list changed
+    prune_related(graph, staged, batch, step)
+
+    return _summary(
+        dataset,
+        (already, new, pairs, dropped, len(logged)),
+        (cov, related, full),
+        (len(video_rows), len(rel_rows)),
+        pools,
+        t0,
+        state_dir,
+    )
+
+
+def _switch(
+    graph: Graph,
+    state_id: str,
+    gen: int,
+    sources: np.ndarray,
+    rows: tuple[Any, ...],
+    gone: Removals,
+    dataset: Dataset,
+    settings: Settings,
+    step: Progress,
+    stale: tuple[Any, ...] | None,
+) -> None:
+    """The load's last transaction: the count state's id and list generation, videos, users,
+    actions and counts, the pointers to the staged lists, and the stale marks."""
+    video_rows, videos, watched, actions, crawl_rows, count_ids, count_values = rows
+    batch = settings.load.batch_size
     with graph.transaction() as tx:
         # The generation first: it write-locks the meta node, which a batch storing pools locks
         # too, so a pool computed before this load is never stored as fresh (serve.precompute).
-        tx.run("meta_set", state_id=state.state_id)
+        tx.run("meta_switch", state_id=state_id, gen=gen)
         _write(tx, "upsert_videos", video_rows, batch, step)
-        _write(tx, "ensure_videos", seen_ids.tolist(), batch, step)
+        _write(tx, "ensure_videos", videos.tolist(), batch, step)
         for name, column in (("link_channels", "channel_id"), ("link_categories", "category")):
             links = _links(dataset.videos, column)
             if links is not None:
@@ -632,10 +771,12 @@ def _load_locked(
         _write(tx, "upsert_actions", actions, batch, step)
         apply_removals(tx, gone, batch)
         _write(tx, "set_video_counts", count_rows(count_ids, count_values), batch, step)
-        write_related(tx, rel_rows, batch, settings.related.top_n, step)
+        switch_related(tx, sources, gen, batch, step)
         _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
-        if marking:
-            _mark_stale(tx, settings, full, new, (old.related, related), batch)
+        if stale is not None:
+            full, new, tables, quality_ids, quality_before, catalog_before = stale
+            tolerance = settings.serving.stale_tolerance
+            _mark_stale(tx, settings, full, new, tables, batch)
             moved = moved_videos(
                 quality_before, tx.run("video_quality", ids=quality_ids.tolist()), tolerance
             )
@@ -647,19 +788,6 @@ def _load_locked(
                 settings.ranking.freshness_half_life_days,
             ):
                 tx.run("stale_mark_all")
-        (pools,) = tx.run("stale_count")
-    store.promote()
-    graph.cache.clear()  # catalogue figures and the popular list changed
-
-    return _summary(
-        dataset,
-        (already, new, pairs, dropped, len(logged)),
-        (cov, related, full),
-        (len(video_rows), len(rel_rows)),
-        pools,
-        t0,
-        state_dir,
-    )
 
 
 def _summary(
@@ -772,12 +900,96 @@ def write_related(
     top_n: int,
     step: Progress | None = None,
 ) -> None:
-    """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside a transaction."""
+    """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside one transaction,
+    in place (``forget``: a few lists; a load stages its lists instead)."""
     _write(tx, "replace_related", rows, batch, step or (lambda *_: None), per_row=top_n)
 
 
+def stage_related(
+    graph: Graph,
+    rows: RelatedRows,
+    videos: np.ndarray,
+    gen: int,
+    load: LoadSettings,
+    step: Progress,
+) -> None:
+    """Write the new lists of ``rows`` as generation ``gen`` beside the current ones, in
+    transactions of about ``load.part_size`` edges, after the ``videos`` they may need as nodes.
+    Nothing here is visible to readers until the switch."""
+    graph.run("meta_stage", write=True, gen=gen)
+    ids = videos.tolist()  # (in the order the switch's writes would create them)
+    for start in range(0, len(ids), load.part_size):
+        with graph.transaction() as tx:
+            tx.batches(
+                "videos_stage", ids[start : start + load.part_size], load.batch_size, gen=gen
+            )
+    sizes = np.r_[rows.ends - rows.starts, np.zeros(len(rows.missing), dtype=np.int64)]
+    per_row = max(1, int(sizes.max())) if len(sizes) else 1
+    batch = max(1, load.batch_size // per_row)
+    done = 0
+    step("stage related", 0, len(rows))
+    for a, b in _parts(sizes, load.part_size):
+        stage_part(graph, rows[a:b], gen, batch)
+        done += b - a
+        step("stage related", done, len(rows))
+
+
+def _parts(sizes: np.ndarray, part: int) -> list[tuple[int, int]]:
+    """Consecutive (start, end) row ranges whose ``sizes`` add up to about ``part`` each."""
+    if not len(sizes):
+        return []
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(part, int(sizes.sum()), part), "right")
+    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(sizes)}), len(sizes)]
+    return list(itertools.pairwise(bounds))
+
+
+def stage_part(graph: Graph, rows: list[dict[str, Any]], gen: int, batch: int) -> None:
+    """One part of the staged lists, committed on its own."""
+    with graph.transaction() as tx:
+        tx.batches("related_stage", rows, batch, gen=gen)
+
+
+def switch_related(tx: Writer, sources: np.ndarray, gen: int, batch: int, step: Progress) -> None:
+    """Inside the switch: point every staged source (and one whose list is now empty) at ``gen``."""
+    _write(tx, "related_switch", sources.tolist(), batch, step, gen=gen)
+
+
+def unstage_related(
+    graph: Graph, sources: np.ndarray, videos: np.ndarray, gen: int, batch: int
+) -> None:
+    """After a failure before the switch: take back the staged edges and the videos made for
+    them. Best effort: if this fails too, the next load's recovery does it."""
+    try:
+        (meta,) = graph.run("meta_get")
+        if meta["gen"] == gen:  # the commit went through after all: these are the lists now
+            return
+        with graph.transaction() as tx:
+            tx.batches("related_unstage", sources.tolist(), batch, gen=gen)
+            tx.batches("videos_unstage", videos.tolist(), batch, gen=gen)
+        graph.run("meta_recovered", write=True)
+    except GraphError:
+        pass
+
+
+def prune_related(graph: Graph, sources: np.ndarray, batch: int, step: Progress) -> None:
+    """After the switch: delete the superseded edges, each batch of sources its own transaction."""
+    ids = sources.tolist()
+    step("prune related", 0, len(ids))
+    for start in range(0, len(ids), batch):
+        with graph.transaction() as tx:
+            tx.batches("related_prune", ids[start : start + batch], batch)
+        step("prune related", min(start + batch, len(ids)), len(ids))
+    graph.run("meta_recovered", write=True)
+
+
 def _write(
-    tx: Writer, name: str, rows: Sequence[Any], batch: int, step: Progress, per_row: int = 1
+    tx: Writer,
+    name: str,
+    rows: Sequence[Any],
+    batch: int,
+    step: Progress,
+    per_row: int = 1,
+    **params: Any,
 ) -> None:
     """``rows`` in batches of about ``batch`` items, where a row carries up to ``per_row`` of them
     (a source's whole list): fewer rows per batch."""
@@ -792,4 +1004,4 @@ def _write(
         step(name, done, len(rows))
 
     step(name, 0, len(rows))
-    tx.batches(name, rows, batch, progress=advance)
+    tx.batches(name, rows, batch, progress=advance, **params)
