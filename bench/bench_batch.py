@@ -117,7 +117,7 @@ def main() -> None:
         "note: wall-clock figures are only as quiet as the machine; the CPU ms per user "
         "(parent + workers) vary less when other work shares the cores"
     )
-    shape = f"{args.videos}/{args.per_video}/{args.users}/{args.seed}"
+    shape = f"{args.videos}/{args.per_video}/{args.users}/{args.seed}/gen"  # lists with generations
     have, _, _ = conn.driver.execute_query(
         "MATCH (m:YtgraphMeta {key:'bench'}) RETURN m.shape AS s"
     )

@@ -171,7 +171,7 @@ def main() -> None:
     print(
         f"neo4j: {conn.version()} ({conn.provider}), heap {s.neo4j.heap}, page cache {s.neo4j.pagecache}"
     )
-    shape = f"{args.videos}/{args.per_video}/{args.users}/{args.seed}"
+    shape = f"{args.videos}/{args.per_video}/{args.users}/{args.seed}/gen"  # lists with generations
     have, _, _ = conn.driver.execute_query(
         "MATCH (m:YtgraphMeta {key:'bench'}) RETURN m.shape AS s"
     )

@@ -391,3 +391,27 @@ def test_a_failing_query_was_named_before_it_failed(graph: Graph) -> None:
     with pytest.raises(YtGraphError, match="related_of"):
         graph.run("related_of")  # its parameters are missing: Neo4j refuses it
     assert seen == ["related_of"]
+
+
+def test_stage_lines_say_start_progress_and_end_when_not_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A long stage in a log: a line when it starts, one per interval while it runs (here every
+    call: the interval is 0), one when it ends; another stage starts its own lines."""
+    from ytgraph import cli
+
+    monkeypatch.setattr(cli, "LINE_EVERY_S", 0.0)
+    monkeypatch.setattr(cli.STATE, "quiet", False)
+    line = cli._stage_lines()
+    for done in (0, 2_500, 7_000, 10_000):
+        line("stage related", done, 10_000)
+    line("prune related", 0, 3)
+    got = [ln.split("s ", 1)[1] for ln in capsys.readouterr().err.splitlines()]
+    assert got[:4] == [
+        "stage related (10,000 rows)...",
+        "stage related: 2,500 of 10,000",
+        "stage related: 7,000 of 10,000",
+        got[3],
+    ]
+    assert got[3].startswith("stage related done (peak RSS ") and got[3].endswith(" GB)")
+    assert got[4:] == ["prune related (3 rows)..."]
