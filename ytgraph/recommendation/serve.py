@@ -16,7 +16,8 @@ A stored pool is valid while its key (the recommender settings, pool size and de
 load has marked it stale: a load marks exactly the users whose pool can have changed (see
 ``ingest.load``), so after a day of new events most pools stay valid. Without a valid pool ``serve``
 computes the pool online and rotates it the same way. With no impressions yet, the first ``n`` of a
-pool are exactly ``recommend(n)``.
+pool are exactly ``recommend(n)``. A long-lived process passes a ``PoolCache`` (``poolcache``): the
+same lists from memory, with no round trip while the graph stays at one generation.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ytgraph.db.graph import Graph
 from ytgraph.errors import YtGraphError
 from ytgraph.recommendation.batch import batch_recommend, snapshot
 from ytgraph.recommendation.candidates import CandidatePath, check_depth
+from ytgraph.recommendation.poolcache import CachedPool, PoolCache, UserPools
 from ytgraph.recommendation.ranking import Recommendation
 from ytgraph.recommendation.seeds import Seed
 from ytgraph.recommendation.service import (
@@ -113,7 +115,11 @@ def dump(recs: Recommendations) -> tuple[str, list[str]]:
 
 
 def parse(
-    user_id: str, header: str, items: Sequence[str], n: int | None = None
+    user_id: str,
+    header: str,
+    items: Sequence[str],
+    n: int | None = None,
+    source: str = "precomputed",
 ) -> Recommendations | None:
     """The Recommendations of ``dump`` (``items`` may be any of the pool's, in pool order, ranked
     1..len; ``n`` is the list length asked for, default the pool's), or None if the header is of
@@ -144,27 +150,31 @@ def parse(
         known_user=data["known_user"],
         n=data["n"] if n is None else n,
         depth=data["depth"],
-        source="precomputed",
+        source=source,
     )
 
 
 # ------------------------------------------------------------------------------ rotation
 
 
+def pick(ids: Sequence[str], shown: Sequence[str], n: int) -> list[int]:
+    """The places (0-based, ascending) of the ``n`` pool items the user was shown least
+    (``shown``: video ids, once per impression), ties by pool rank: ``serve_pool.cypher``'s rule."""
+    if not shown:
+        return list(range(min(n, len(ids))))
+    times = Counter(shown)
+    return sorted(sorted(range(len(ids)), key=lambda i: (times[ids[i]], i))[:n])
+
+
 def rotate(pool: Recommendations, shown: Sequence[str], n: int) -> Recommendations:
-    """``n`` items of the pool: those the user was shown least (``shown``: video ids, once per
-    impression), ties by pool rank; listed in pool rank order and renumbered 1..n.
+    """``n`` items of the pool: those the user was shown least (``pick``), listed in pool rank
+    order and renumbered 1..n.
 
     With no impressions this is the pool's first ``n``; after each visit the next ones come up, and
     once every item was shown as often, the best come round again. Deterministic: the same pool
     and history give the same list.
     """
-    times = Counter(shown)
-    order = sorted(
-        range(len(pool.recommendations)),
-        key=lambda i: (times[pool.recommendations[i].video_id], i),
-    )
-    picked = sorted(order[:n])
+    picked = pick([r.video_id for r in pool.recommendations], shown, n)
     recs = [replace(pool.recommendations[i], rank=k) for k, i in enumerate(picked, start=1)]
     return replace(pool, recommendations=recs, n=n)
 
@@ -310,33 +320,97 @@ def serve(
     rotate_pool: bool | None = None,
     recorder: ImpressionRecorder | None = None,
     surface: str = "browse",
+    cache: PoolCache | None = None,
 ) -> Recommendations:
     """``n`` videos for ``user_id`` from the stored pool when it is valid (one query), else from a
     pool computed online; rotated by what the user was shown (``serving.rotate`` unless
     ``rotate_pool`` says otherwise), and recorded by ``recorder`` if given. Same arguments and
-    errors as ``recommend``."""
+    errors as ``recommend``.
+
+    With ``cache`` (one per process and graph, see ``poolcache``) the pool and what the user was
+    shown come from memory while the graph stays at one generation: the same lists, no round
+    trip, and the impressions ``recorder`` takes count at once, before it flushes."""
     size, hops = list_shape(settings, n, depth)
     check_user_id(user_id)
-    rotating = settings.serving.rotate if rotate_pool is None else rotate_pool
     pool_n = pool_size(settings, size)
-    # One query: the header and the n items the rotation picks (the same rule as ``rotate``,
-    # run where the pool is, so only what is shown crosses the wire).
-    (row,) = graph.run("serve_pool", user_id=user_id, n=size, rotate=rotating)
-    recs: Recommendations | None = None
-    if (
-        row["header"] is not None
-        and not row["stale"]
-        and row["recs_key"] == recommendation_key(settings, pool_n, hops)
-    ):
-        recs = parse(user_id, row["header"], row["items"], size)
-    if recs is None:
-        pool = recommend(
-            graph, user_id, settings, n=pool_n, depth=hops, allow_unknown=allow_unknown
-        )
-        recs = rotate(pool, list(row["shown"] or []) if rotating else [], size)
+    visit = _Visit(
+        user_id=user_id,
+        size=size,
+        depth=hops,
+        pool=pool_n,
+        key=recommendation_key(settings, pool_n, hops),
+        rotating=settings.serving.rotate if rotate_pool is None else rotate_pool,
+        allow_unknown=allow_unknown,
+    )
+    user = cache.user(graph, user_id) if cache is not None else None
+    if cache is None or user is None:
+        recs = _serve_from_graph(graph, settings, visit)
+    else:
+        recs = _serve_cached(graph, settings, visit, cache, user)
     if recorder is not None:
         recorder.record(recs, surface=surface)
+        if cache is not None:
+            cache.shown(user_id, [r.video_id for r in recs.recommendations], recorder.keep)
     return recs
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """What one visit asks for, checked: the list length, depth, pool size and its key."""
+
+    user_id: str
+    size: int
+    depth: int
+    pool: int
+    key: str
+    rotating: bool
+    allow_unknown: bool
+
+    def online_pool(self, graph: Graph, settings: Settings) -> Recommendations:
+        """The pool ranked online, for want of a valid stored one."""
+        return recommend(graph, self.user_id, settings, n=self.pool, depth=self.depth,
+                         allow_unknown=self.allow_unknown)  # fmt: skip
+
+
+def _serve_from_graph(graph: Graph, settings: Settings, visit: _Visit) -> Recommendations:
+    """A visit in one round trip: the header and the n items the rotation picks (``pick``'s rule,
+    run where the pool is, so only what is shown crosses the wire)."""
+    (row,) = graph.run("serve_pool", user_id=visit.user_id, n=visit.size, rotate=visit.rotating)
+    if row["header"] is not None and not row["stale"] and row["recs_key"] == visit.key:
+        recs = parse(visit.user_id, row["header"], row["items"], visit.size)
+        if recs is not None:
+            return recs
+    shown = list(row["shown"] or []) if visit.rotating else []
+    return rotate(visit.online_pool(graph, settings), shown, visit.size)
+
+
+def _serve_cached(
+    graph: Graph, settings: Settings, visit: _Visit, cache: PoolCache, user: UserPools
+) -> Recommendations:
+    """A visit from the cache: ``pick`` over the whole cached pool, parsing only what is shown. A
+    pool ranked online is kept in the stored form for the rest of the generation (were a
+    precompute to store one meanwhile, that changes the generation); later visits get it back
+    as a stored pool's, without the ranking's working."""
+    shown = user.shown if visit.rotating else []
+    pool = user.pools.get(visit.key)
+    # An unknown user's popular pool is kept, but only ``allow_unknown`` may be served it.
+    if pool is not None and (user.known or visit.allow_unknown):
+        recs = _shown_from(visit.user_id, pool, shown, visit.size)
+        if recs is not None:
+            return recs
+    online = visit.online_pool(graph, settings)
+    header, items = dump(online)
+    pool = CachedPool(header, items, [r.video_id for r in online.recommendations], "online")
+    cache.add(visit.user_id, visit.key, pool)
+    return rotate(online, shown, visit.size)
+
+
+def _shown_from(
+    user_id: str, pool: CachedPool, shown: Sequence[str], size: int
+) -> Recommendations | None:
+    """The ``size`` items of a cached pool the rotation picks, or None if of another format."""
+    picked = pick(pool.ids, shown, size)
+    return parse(user_id, pool.header, [pool.items[i] for i in picked], size, pool.source)
 
 
 # ------------------------------------------------------------------------------ the batch
