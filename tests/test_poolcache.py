@@ -149,6 +149,17 @@ def test_the_cache_serves_the_graphs_lists_without_its_round_trips(
     assert ran["user_actions"] == 2 and ran["serve_pool"] == 0
 
 
+def test_a_callers_change_to_a_list_stays_its_own(world: tuple[Graph, Settings]) -> None:
+    graph, s = world
+    cache = PoolCache(clock=Clock())
+    for _ in range(2):
+        recs = serve(graph, "u1", s, n=4, rotate_pool=False, cache=cache)
+        assert listing(recs) == listing(serve(graph, "u1", s, n=4, rotate_pool=False))
+        for r in recs.recommendations:
+            r.signals["views"], r.because["seed_video_id"], r.paths[:] = -1.0, "x", []
+        recs.seeds.clear()
+
+
 def test_an_unknown_users_popular_pool_is_served_only_when_allowed(
     world: tuple[Graph, Settings],
 ) -> None:

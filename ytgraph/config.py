@@ -195,7 +195,7 @@ class ServingSettings:
     # stays at one generation, which it re-reads at most this often (0: before every visit); so it
     # may serve up to this long from before another process's load, forget or precompute.
     generation_check_s: float = _num(1.0, ge=0)
-    cache_users: int = _num(20_000, ge=0)  # users whose pools it keeps, least recent out; 0: none
+    cache_users: int = _num(10_000, ge=0)  # users whose pools it keeps, least recent out; 0: none
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """A serving process's memory of users' pools (issue 16): a visit without a round trip to Neo4j.
 
-``serve(..., cache=PoolCache(...))`` keeps, per user, the stored pool as ``stored_recommendations``
-reads it (header, items, ids), any pool it had to rank online, and what the user was shown, for as
-long as the graph stays at one *generation*: the state id of the last load or forget (which set
+``serve(..., cache=PoolCache(...))`` keeps, per user, the stored pool (its items parsed as they
+are first shown), any pool it had to rank online, and what the user was shown, for as long as the
+graph stays at one *generation*: the state id of the last load or forget (which set
 the stale marks and delete forgotten users in the same transaction) and the time precompute last
 stored pools. Every write that can change what a visit shows changes one of the two, so within a
 generation a cached pool is exactly what the graph would serve.
@@ -25,19 +25,22 @@ from dataclasses import dataclass, field
 
 from ytgraph.config import ServingSettings
 from ytgraph.db.graph import Graph
+from ytgraph.recommendation.ranking import Recommendation
+from ytgraph.recommendation.service import Recommendations
 
 Generation = tuple[str, str | None]  # (state id, when precompute last stored pools)
 
 
 @dataclass(frozen=True)
 class CachedPool:
-    """A pool in its stored form (``serve.dump``): header, one JSON string per item, their ids,
-    and where it came from ("precomputed", or "online" when ranked for want of a valid one)."""
+    """A pool as a visit serves it from memory: its header parsed (seeds, shape, source; no
+    items), each item's JSON (``serve.dump``) and video id, and the items parsed so far (each
+    the first time it is shown: a visit parses none twice, and memory holds only what was)."""
 
-    header: str
+    shell: Recommendations
     items: list[str]
     ids: list[str]
-    source: str
+    parsed: list[Recommendation | None]
 
 
 @dataclass
@@ -50,14 +53,7 @@ class UserPools:
     pools: dict[str, CachedPool] = field(default_factory=dict)
 
 
-def user_pools(graph: Graph, user_id: str) -> UserPools:
-    """One user as the graph holds them now: a stored pool is kept only if no load marked it stale."""
-    (row,) = graph.run("stored_recommendations", user_id=user_id)
-    user = UserPools(known=bool(row["known"]), shown=list(row["shown"] or []))
-    if row["header"] is not None and not row["stale"]:
-        pool = CachedPool(row["header"], list(row["items"]), list(row["ids"]), "precomputed")
-        user.pools[row["recs_key"]] = pool
-    return user
+UserReader = Callable[[Graph, str], UserPools]  # one user as the graph holds them now
 
 
 class PoolCache:
@@ -67,7 +63,7 @@ class PoolCache:
     def __init__(
         self,
         check_s: float = 1.0,
-        max_users: int = 20_000,
+        max_users: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.check_s = check_s
@@ -80,8 +76,8 @@ class PoolCache:
         self._since: float = 0.0  # when the read that found the current generation began
         self._checking = False
 
-    def user(self, graph: Graph, user_id: str) -> UserPools | None:
-        """The user's cached pools, read from the graph on a miss; None when the graph has no
+    def user(self, graph: Graph, user_id: str, read: UserReader) -> UserPools | None:
+        """The user's cached pools, ``read`` from the graph on a miss; None when the graph has no
         generation (then the caller reads the graph itself)."""
         self._check(graph)
         with self._lock:
@@ -92,7 +88,7 @@ class PoolCache:
                 self._users.move_to_end(user_id)
                 return found
         began = self._clock()
-        found = user_pools(graph, user_id)
+        found = read(graph, user_id)
         with self._lock:
             # Kept only if read after the current generation was found: a read that began before
             # a newer generation was adopted may hold the older one's pool.

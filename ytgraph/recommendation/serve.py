@@ -127,22 +127,7 @@ def parse(
     data = json.loads(header)
     if data.get("format") != FORMAT:
         return None
-    recommendations = []
-    for rank, text in enumerate(items, start=1):
-        vid, title, score, signals, because, channel, category, paths = json.loads(text)
-        recommendations.append(
-            Recommendation(
-                video_id=vid,
-                title=title,
-                score=score,
-                signals=signals,
-                because=because,
-                paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in paths],
-                channel_id=channel,
-                category=category,
-                rank=rank,
-            )
-        )
+    recommendations = [parse_item(text, rank) for rank, text in enumerate(items, start=1)]
     return Recommendations(
         user_id=user_id,
         recommendations=recommendations,
@@ -151,6 +136,22 @@ def parse(
         n=data["n"] if n is None else n,
         depth=data["depth"],
         source=source,
+    )
+
+
+def parse_item(text: str, rank: int) -> Recommendation:
+    """One item of ``dump``, at ``rank``."""
+    vid, title, score, signals, because, channel, category, paths = json.loads(text)
+    return Recommendation(
+        video_id=vid,
+        title=title,
+        score=score,
+        signals=signals,
+        because=because,
+        paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in paths],
+        channel_id=channel,
+        category=category,
+        rank=rank,
     )
 
 
@@ -342,7 +343,7 @@ def serve(
         rotating=settings.serving.rotate if rotate_pool is None else rotate_pool,
         allow_unknown=allow_unknown,
     )
-    user = cache.user(graph, user_id) if cache is not None else None
+    user = cache.user(graph, user_id, _read_user) if cache is not None else None
     if cache is None or user is None:
         recs = _serve_from_graph(graph, settings, visit)
     else:
@@ -387,30 +388,73 @@ def _serve_from_graph(graph: Graph, settings: Settings, visit: _Visit) -> Recomm
 def _serve_cached(
     graph: Graph, settings: Settings, visit: _Visit, cache: PoolCache, user: UserPools
 ) -> Recommendations:
-    """A visit from the cache: ``pick`` over the whole cached pool, parsing only what is shown. A
-    pool ranked online is kept in the stored form for the rest of the generation (were a
-    precompute to store one meanwhile, that changes the generation); later visits get it back
-    as a stored pool's, without the ranking's working."""
+    """A visit from the cache: ``pick`` over the whole cached pool. A pool ranked online is kept
+    for the rest of the generation (were a precompute to store one meanwhile, that changes the
+    generation); later visits get it back as a stored pool's, without the ranking's working."""
     shown = user.shown if visit.rotating else []
     pool = user.pools.get(visit.key)
     # An unknown user's popular pool is kept, but only ``allow_unknown`` may be served it.
     if pool is not None and (user.known or visit.allow_unknown):
-        recs = _shown_from(visit.user_id, pool, shown, visit.size)
-        if recs is not None:
-            return recs
+        return _shown_from(pool, shown, visit.size)
     online = visit.online_pool(graph, settings)
     header, items = dump(online)
-    pool = CachedPool(header, items, [r.video_id for r in online.recommendations], "online")
-    cache.add(visit.user_id, visit.key, pool)
+    shell = parse(visit.user_id, header, [], source="online")
+    assert shell is not None  # dumped just now, in this format
+    cache.add(
+        visit.user_id,
+        visit.key,
+        _cached(shell, items, [r.video_id for r in online.recommendations]),
+    )
     return rotate(online, shown, visit.size)
 
 
-def _shown_from(
-    user_id: str, pool: CachedPool, shown: Sequence[str], size: int
-) -> Recommendations | None:
-    """The ``size`` items of a cached pool the rotation picks, or None if of another format."""
-    picked = pick(pool.ids, shown, size)
-    return parse(user_id, pool.header, [pool.items[i] for i in picked], size, pool.source)
+def _read_user(graph: Graph, user_id: str) -> UserPools:
+    """A user as the graph holds them now, for the cache: the stored pool only while no load
+    marked it stale and it is of this format (else a visit ranks it online, as without a cache)."""
+    (row,) = graph.run("stored_recommendations", user_id=user_id)
+    user = UserPools(known=bool(row["known"]), shown=list(row["shown"] or []))
+    shell = None if row["header"] is None or row["stale"] else parse(user_id, row["header"], [])
+    if shell is not None:
+        user.pools[row["recs_key"]] = _cached(shell, row["items"], row["ids"])
+    return user
+
+
+def _cached(shell: Recommendations, items: Sequence[str], ids: Sequence[str]) -> CachedPool:
+    return CachedPool(shell, list(items), list(ids), [None] * len(items))
+
+
+def _shown_from(pool: CachedPool, shown: Sequence[str], size: int) -> Recommendations:
+    """The ``size`` items of a cached pool the rotation picks, each parsed the first time it is
+    shown; the list gets copies of the parts a caller could change, so the cache keeps its own.
+    (Built field by field: ``dataclasses.replace`` was most of a cached visit's time.)"""
+    recs = []
+    for rank, i in enumerate(pick(pool.ids, shown, size), start=1):
+        item = pool.parsed[i]
+        if item is None:
+            item = pool.parsed[i] = parse_item(pool.items[i], i + 1)
+        recs.append(
+            Recommendation(
+                item.video_id,
+                item.title,
+                item.score,
+                dict(item.signals),
+                dict(item.because),
+                list(item.paths),
+                item.channel_id,
+                item.category,
+                rank,
+            )
+        )
+    shell = pool.shell
+    return Recommendations(
+        user_id=shell.user_id,
+        recommendations=recs,
+        seeds=list(shell.seeds),
+        known_user=shell.known_user,
+        n=size,
+        depth=shell.depth,
+        source=shell.source,
+    )
 
 
 # ------------------------------------------------------------------------------ the batch
