@@ -274,7 +274,7 @@ class ImpressionRecorder:
                     1000,
                 )
         if self.log is not None:
-            _append_csv(self.log, [imp.row() for imp in rows])
+            _append_csv(self.log, rows)
         self.written += len(rows)
         return len(rows)
 
@@ -296,15 +296,20 @@ class ImpressionRecorder:
                 stderr_line(f"ytgraph: impressions not written yet: {e}")
 
 
-def _append_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append rows to a CSV with the impression columns (header once, when the file is new)."""
+def _append_csv(path: Path, rows: list[Impression]) -> None:
+    """Append impressions to a CSV with the impression columns (header once, when the file is
+    new). Tuples through ``csv.writer``: a ``DictWriter`` took most of a flush, and a flush holds
+    the interpreter while serving threads wait."""
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=IMPRESSION_COLUMNS)
+        writer = csv.writer(f)
         if new:
-            writer.writeheader()
-        writer.writerows(rows)
+            writer.writerow(IMPRESSION_COLUMNS)
+        writer.writerows(
+            (i.user_id, i.video_id, i.timestamp, "impression", i.arm, i.surface, i.position)
+            for i in rows
+        )
 
 
 # ------------------------------------------------------------------------------ serving
