@@ -39,7 +39,7 @@ from ytgraph.db.graph import Graph
 from ytgraph.errors import YtGraphError
 from ytgraph.recommendation.batch import batch_recommend, snapshot
 from ytgraph.recommendation.candidates import CandidatePath, check_depth
-from ytgraph.recommendation.poolcache import CachedPool, PoolCache, UserPools
+from ytgraph.recommendation.poolcache import CachedPool, Item, PoolCache, UserPools
 from ytgraph.recommendation.ranking import Recommendation
 from ytgraph.recommendation.seeds import Seed
 from ytgraph.recommendation.service import (
@@ -141,14 +141,28 @@ def parse(
 
 def parse_item(text: str, rank: int) -> Recommendation:
     """One item of ``dump``, at ``rank``."""
+    return thaw(decode_item(text), rank)
+
+
+def decode_item(text: str) -> Item:
+    """One item of ``dump`` as tuples of strings and numbers only: the cyclic GC stops scanning
+    those, so a cache can hold many (a dict, even of numbers, keeps its tuple scanned)."""
     vid, title, score, signals, because, channel, category, paths = json.loads(text)
+    frozen = tuple((tuple(v), tuple(s), tuple(w)) for v, s, w in paths)
+    return (vid, title, score, tuple(signals.items()), tuple(because.items()), channel, category,
+            frozen)  # fmt: skip
+
+
+def thaw(item: Item, rank: int) -> Recommendation:
+    """The Recommendation of a decoded item, at ``rank``, with its own dicts and path list."""
+    vid, title, score, signals, because, channel, category, paths = item
     return Recommendation(
         video_id=vid,
         title=title,
         score=score,
-        signals=signals,
-        because=because,
-        paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in paths],
+        signals=dict(signals),
+        because=dict(because),
+        paths=[CandidatePath(v[0], v, s, w) for v, s, w in paths],
         channel_id=channel,
         category=category,
         rank=rank,
@@ -425,31 +439,19 @@ def _read_user(graph: Graph, user_id: str) -> UserPools:
 
 
 def _cached(shell: Recommendations, items: Sequence[str], ids: Sequence[str]) -> CachedPool:
+    """A pool for the cache, none of its items decoded yet."""
     return CachedPool(shell, list(items), list(ids), [None] * len(items))
 
 
 def _shown_from(pool: CachedPool, shown: Sequence[str], size: int) -> Recommendations:
-    """The ``size`` items of a cached pool the rotation picks, each parsed the first time it is
-    shown; the list gets copies of the parts a caller could change, so the cache keeps its own.
-    (Built field by field: ``dataclasses.replace`` was most of a cached visit's time.)"""
+    """The ``size`` items of a cached pool the rotation picks, each decoded the first time it is
+    shown; the list gets objects of its own, so a caller's change never reaches the cache."""
     recs = []
     for rank, i in enumerate(pick(pool.ids, shown, size), start=1):
-        item = pool.parsed[i]
+        item = pool.decoded[i]
         if item is None:
-            item = pool.parsed[i] = parse_item(pool.items[i], i + 1)
-        recs.append(
-            Recommendation(
-                item.video_id,
-                item.title,
-                item.score,
-                dict(item.signals),
-                dict(item.because),
-                list(item.paths),
-                item.channel_id,
-                item.category,
-                rank,
-            )
-        )
+            item = pool.decoded[i] = decode_item(pool.items[i])
+        recs.append(thaw(item, rank))
     shell = pool.shell
     return Recommendations(
         user_id=shell.user_id,
