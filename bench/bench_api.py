@@ -4,7 +4,9 @@ Generates and loads a small world (the `generate` + `load` pipeline) on a bench 
 (ports 48687/48474, home <cache>/home/bench-api: never bench_recommend.py's), starts `ytgraph api`
 in a subprocess against it, and has --clients threads, each on one keep-alive `http.client`
 connection, GET /recommend/{user} for random users: first with no stored lists (online), then
-after `precompute` (the stored list, one query). Prints requests/s, p50/p99 latency and errors
+after `precompute` (the stored list, one query), both with the process's pool cache off
+(`[serving] cache_users = 0`); then a second `ytgraph api` with the cache on (the default), once
+every user was visited (no round trip a visit). Prints requests/s, p50/p99 latency and errors
 per run and their medians. Clients, server and Neo4j share the machine.
 
     python bench/bench_api.py                       # 2,000 users, 2,500 videos, 14 days
@@ -69,8 +71,9 @@ def build(graph: Graph, s: Settings, users: int, videos: int, days: int, seed: i
     return sorted(events["user_id"].unique())
 
 
-def start_api(conn: Connection) -> tuple[subprocess.Popen[str], int]:
-    """`ytgraph api` in a subprocess on a free port, pointed at ``conn``; returns once it answers."""
+def start_api(conn: Connection, **settings: str) -> tuple[subprocess.Popen[str], int]:
+    """`ytgraph api` in a subprocess on a free port, pointed at ``conn``, with ``settings`` as
+    ``YTGRAPH_*`` variables; returns once it answers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -78,6 +81,7 @@ def start_api(conn: Connection) -> tuple[subprocess.Popen[str], int]:
     env.update(
         PYTHONPATH=str(REPO), NEO4J_URI=conn.uri, NEO4J_USER=conn.user, NEO4J_PASSWORD=conn.password
     )
+    env.update(settings)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ytgraph.cli", "-q", "api", "--port", str(port)], env=env, text=True
     )
@@ -155,9 +159,20 @@ def hammer(port: int, pid: int, paths: list[str], clients: int) -> Run:
     return run
 
 
-def measure(label: str, port: int, pid: int, users: list[str], args: argparse.Namespace) -> None:
+def measure(
+    label: str,
+    port: int,
+    pid: int,
+    users: list[str],
+    args: argparse.Namespace,
+    *,
+    everyone: bool = False,
+) -> None:
+    """``args.runs`` runs of random users' visits, after a warm-up: a few visits, or with
+    ``everyone`` one visit of every user (what fills the process's pool cache)."""
     rng = np.random.default_rng(args.seed + 1)
-    warm = [f"/recommend/{u}" for u in rng.choice(users, size=args.clients * 10)]
+    warm_users = users if everyone else rng.choice(users, size=args.clients * 10)
+    warm = [f"/recommend/{u}" for u in warm_users]
     hammer(port, pid, warm, args.clients)
     runs = []
     for k in range(args.runs):
@@ -198,18 +213,29 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"neo4j: {conn.version()} ({conn.provider}), heap {s.neo4j.heap}")
     users = build(graph, s, args.users, args.videos, args.days, args.seed)
-    proc, port = start_api(conn)
+    proc, port = start_api(conn, YTGRAPH_SERVING__CACHE_USERS="0")
     try:
         measure("GET /recommend online", port, proc.pid, users, args)
         from ytgraph.recommendation.serve import precompute
 
         report = precompute(graph, s)  # the settings the API process reads too
         print(f"precompute: {report.stored:,} lists in {report.seconds:.1f}s")
-        measure("GET /recommend precomputed", port, proc.pid, users, args)
+        measure("GET /recommend precomputed, a round trip a visit", port, proc.pid, users, args)
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        stop_api(proc)
+    proc, port = start_api(conn)
+    try:
+        measure(
+            "GET /recommend precomputed, pool cache", port, proc.pid, users, args, everyone=True
+        )
+    finally:
+        stop_api(proc)
         conn.close()
+
+
+def stop_api(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(30)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -377,6 +378,28 @@ def test_visits_rotate_and_are_recorded(
     (was,) = [dict(n[1]) for n in before[0] if dict(n[1]).get("user_id") == "u1"]
     now = dict(changed[1])
     assert "shown" in now and {k: v for k, v in now.items() if k != "shown"} == was
+
+
+def test_visits_come_from_the_process_cache(
+    graph: Graph, neo4j_conn: Connection, tmp_path: Path
+) -> None:
+    """At a generation (what a load records) the app reads u1's pool once for all its visits,
+    and the second visit rotates before the recorder's flush has written the first."""
+    settings = world_settings(make_settings())
+    build_world(graph)
+    graph.run("meta_set", write=True, state_id="g1")
+    precompute(graph, settings)
+    pool = [r.video_id for r in recommend(graph, "u1", settings, n=60).recommendations]
+    ran: Counter[str] = Counter()
+    own = Graph(neo4j_conn.driver, neo4j_conn.database)
+    own.tracer = lambda name, _rows, _s: ran.update([name])
+    with serving(create_app(settings, own, impressions=tmp_path / "impressions.csv")) as url:
+        lists = [
+            [r["video_id"] for r in get(f"{url}/recommend/u1?n=4").json["recommendations"]]
+            for _ in range(2)
+        ]
+    assert lists == [pool[:4], pool[4:8]]
+    assert ran["stored_recommendations"] == 1 and ran["serve_pool"] == 0
 
 
 # ------------------------------------------------------------------------------ the command

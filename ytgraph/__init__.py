@@ -34,6 +34,7 @@ _API = {
     "MemoryGraph": "ytgraph.recommendation.memory",
     "precompute": "ytgraph.recommendation.serve",
     "serve": "ytgraph.recommendation.serve",
+    "PoolCache": "ytgraph.recommendation.poolcache",
     "explain": "ytgraph.recommendation.explain",
     "evaluate": "ytgraph.evaluation.offline",
     "tune": "ytgraph.evaluation.tune",
@@ -46,6 +47,7 @@ __all__ = [
     "GenerateConfig",
     "Graph",
     "MemoryGraph",
+    "PoolCache",
     "Settings",
     "__version__",
     "abtest_report",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
     from ytgraph.ingest.load import default_state_dir, load
     from ytgraph.recommendation.explain import explain
     from ytgraph.recommendation.memory import MemoryGraph
+    from ytgraph.recommendation.poolcache import PoolCache
     from ytgraph.recommendation.serve import precompute, serve
     from ytgraph.recommendation.service import recommend, recommend_many
 

@@ -4,7 +4,9 @@ An interface layer like ``cli``: each endpoint parses, calls one library functio
 JSON, the same JSON the matching ``--json`` command prints. One driver pool serves the whole
 process; endpoints are plain functions run in Starlette's thread pool (the driver is thread-safe).
 The only write is what serving records: ``/recommend`` rotates the user's pool and its
-impressions are written in batches by a background thread, off the request's path. Errors are
+impressions are written in batches by a background thread, off the request's path. Pools are
+served from one process-wide ``PoolCache`` (``[serving] cache_users``), with no round trip while
+the graph stays at one generation, re-read every ``[serving] generation_check_s``. Errors are
 one-line JSON, ``{"error": "..."}``, never a trace:
 
     400 bad input (the library's own checks: n 4-60, depth 1-4)   404 unknown user or video
@@ -37,6 +39,7 @@ from ytgraph.db.inspect import related_videos
 from ytgraph.errors import GraphError, InputError, NotFoundError, ServerError, YtGraphError
 from ytgraph.ingest.load import default_state_dir
 from ytgraph.recommendation.explain import explain
+from ytgraph.recommendation.poolcache import PoolCache, pool_cache
 from ytgraph.recommendation.serve import ImpressionRecorder, serve
 from ytgraph.recommendation.service import Recommendations
 
@@ -104,9 +107,11 @@ def _recommendations(
     allow_unknown: bool,
     rotate: bool | None,
     recorder: ImpressionRecorder | None,
+    cache: PoolCache | None,
 ) -> Recommendations:
     """The one call into the serving path: n of the user's pool (stored while valid, else ranked
-    online), rotated by what the user was shown, and recorded."""
+    online; from the process's cache while the graph's generation holds), rotated by what the
+    user was shown, and recorded."""
     return serve(
         graph,
         user_id,
@@ -116,6 +121,7 @@ def _recommendations(
         allow_unknown=allow_unknown,
         rotate_pool=rotate,
         recorder=recorder,
+        cache=cache,
     )
 
 
@@ -144,6 +150,7 @@ def create_app(
     ``impressions`` if given) by a background thread, flushed at shutdown."""
     held: dict[str, Graph] = {}
     recorders: dict[str, ImpressionRecorder] = {}
+    cache = pool_cache(settings.serving)  # one for the process: its visits share what they read
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -233,6 +240,7 @@ def create_app(
             allow_unknown=allow_unknown,
             rotate=rotate,
             recorder=recorders.get("r"),
+            cache=cache,
         )
         return as_json(recs.to_json(), {"X-Recommendations-Source": recs.source})
 

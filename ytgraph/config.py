@@ -195,6 +195,11 @@ class ServingSettings:
     # A load marks a stored pool stale when one of its videos moved this much (relative) in views,
     # sessions, likes, comments or ratings, or when the catalogue's maxima did.
     stale_tolerance: float = _num(0.1, ge=0)
+    # A long-lived serving process (the API) keeps users' pools in memory for as long as the graph
+    # stays at one generation, which it re-reads at most this often (0: before every visit); so it
+    # may serve up to this long from before another process's load, forget or precompute.
+    generation_check_s: float = _num(1.0, ge=0)
+    cache_users: int = _num(10_000, ge=0)  # users whose pools it keeps, least recent out; 0: none
 
 
 @dataclass

@@ -16,7 +16,8 @@ A stored pool is valid while its key (the recommender settings, pool size and de
 load has marked it stale: a load marks exactly the users whose pool can have changed (see
 ``ingest.load``), so after a day of new events most pools stay valid. Without a valid pool ``serve``
 computes the pool online and rotates it the same way. With no impressions yet, the first ``n`` of a
-pool are exactly ``recommend(n)``.
+pool are exactly ``recommend(n)``. A long-lived process passes a ``PoolCache`` (``poolcache``): the
+same lists from memory, with no round trip while the graph stays at one generation.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ytgraph.db.graph import Graph
 from ytgraph.errors import YtGraphError
 from ytgraph.recommendation.batch import batch_recommend, snapshot
 from ytgraph.recommendation.candidates import CandidatePath, check_depth
+from ytgraph.recommendation.poolcache import CachedPool, Item, PoolCache, UserPools
 from ytgraph.recommendation.ranking import Recommendation
 from ytgraph.recommendation.seeds import Seed
 from ytgraph.recommendation.service import (
@@ -113,7 +115,11 @@ def dump(recs: Recommendations) -> tuple[str, list[str]]:
 
 
 def parse(
-    user_id: str, header: str, items: Sequence[str], n: int | None = None
+    user_id: str,
+    header: str,
+    items: Sequence[str],
+    n: int | None = None,
+    source: str = "precomputed",
 ) -> Recommendations | None:
     """The Recommendations of ``dump`` (``items`` may be any of the pool's, in pool order, ranked
     1..len; ``n`` is the list length asked for, default the pool's), or None if the header is of
@@ -121,22 +127,7 @@ def parse(
     data = json.loads(header)
     if data.get("format") != FORMAT:
         return None
-    recommendations = []
-    for rank, text in enumerate(items, start=1):
-        vid, title, score, signals, because, channel, category, paths = json.loads(text)
-        recommendations.append(
-            Recommendation(
-                video_id=vid,
-                title=title,
-                score=score,
-                signals=signals,
-                because=because,
-                paths=[CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in paths],
-                channel_id=channel,
-                category=category,
-                rank=rank,
-            )
-        )
+    recommendations = [parse_item(text, rank) for rank, text in enumerate(items, start=1)]
     return Recommendations(
         user_id=user_id,
         recommendations=recommendations,
@@ -144,27 +135,61 @@ def parse(
         known_user=data["known_user"],
         n=data["n"] if n is None else n,
         depth=data["depth"],
-        source="precomputed",
+        source=source,
+    )
+
+
+def parse_item(text: str, rank: int) -> Recommendation:
+    """One item of ``dump``, at ``rank``."""
+    return thaw(decode_item(text), rank)
+
+
+def decode_item(text: str) -> Item:
+    """One item of ``dump`` as tuples of strings and numbers only: the cyclic GC stops scanning
+    those, so a cache can hold many (a dict, even of numbers, keeps its tuple scanned)."""
+    vid, title, score, signals, because, channel, category, paths = json.loads(text)
+    frozen = tuple((tuple(v), tuple(s), tuple(w)) for v, s, w in paths)
+    return (vid, title, score, tuple(signals.items()), tuple(because.items()), channel, category,
+            frozen)  # fmt: skip
+
+
+def thaw(item: Item, rank: int) -> Recommendation:
+    """The Recommendation of a decoded item, at ``rank``, with its own dicts and path list."""
+    vid, title, score, signals, because, channel, category, paths = item
+    return Recommendation(
+        video_id=vid,
+        title=title,
+        score=score,
+        signals=dict(signals),
+        because=dict(because),
+        paths=[CandidatePath(v[0], v, s, w) for v, s, w in paths],
+        channel_id=channel,
+        category=category,
+        rank=rank,
     )
 
 
 # ------------------------------------------------------------------------------ rotation
 
 
+def pick(ids: Sequence[str], shown: Sequence[str], n: int) -> list[int]:
+    """The places (0-based, ascending) of the ``n`` pool items the user was shown least
+    (``shown``: video ids, once per impression), ties by pool rank: ``serve_pool.cypher``'s rule."""
+    if not shown:
+        return list(range(min(n, len(ids))))
+    times = Counter(shown)
+    return sorted(sorted(range(len(ids)), key=lambda i: (times[ids[i]], i))[:n])
+
+
 def rotate(pool: Recommendations, shown: Sequence[str], n: int) -> Recommendations:
-    """``n`` items of the pool: those the user was shown least (``shown``: video ids, once per
-    impression), ties by pool rank; listed in pool rank order and renumbered 1..n.
+    """``n`` items of the pool: those the user was shown least (``pick``), listed in pool rank
+    order and renumbered 1..n.
 
     With no impressions this is the pool's first ``n``; after each visit the next ones come up, and
     once every item was shown as often, the best come round again. Deterministic: the same pool
     and history give the same list.
     """
-    times = Counter(shown)
-    order = sorted(
-        range(len(pool.recommendations)),
-        key=lambda i: (times[pool.recommendations[i].video_id], i),
-    )
-    picked = sorted(order[:n])
+    picked = pick([r.video_id for r in pool.recommendations], shown, n)
     recs = [replace(pool.recommendations[i], rank=k) for k, i in enumerate(picked, start=1)]
     return replace(pool, recommendations=recs, n=n)
 
@@ -263,7 +288,7 @@ class ImpressionRecorder:
                     1000,
                 )
         if self.log is not None:
-            _append_csv(self.log, [imp.row() for imp in rows])
+            _append_csv(self.log, rows)
         self.written += len(rows)
         return len(rows)
 
@@ -285,15 +310,20 @@ class ImpressionRecorder:
                 stderr_line(f"ytgraph: impressions not written yet: {e}")
 
 
-def _append_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append rows to a CSV with the impression columns (header once, when the file is new)."""
+def _append_csv(path: Path, rows: list[Impression]) -> None:
+    """Append impressions to a CSV with the impression columns (header once, when the file is
+    new). Tuples through ``csv.writer``: a ``DictWriter`` took most of a flush, and a flush holds
+    the interpreter while serving threads wait."""
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=IMPRESSION_COLUMNS)
+        writer = csv.writer(f)
         if new:
-            writer.writeheader()
-        writer.writerows(rows)
+            writer.writerow(IMPRESSION_COLUMNS)
+        writer.writerows(
+            (i.user_id, i.video_id, i.timestamp, "impression", i.arm, i.surface, i.position)
+            for i in rows
+        )
 
 
 # ------------------------------------------------------------------------------ serving
@@ -310,33 +340,128 @@ def serve(
     rotate_pool: bool | None = None,
     recorder: ImpressionRecorder | None = None,
     surface: str = "browse",
+    cache: PoolCache | None = None,
 ) -> Recommendations:
     """``n`` videos for ``user_id`` from the stored pool when it is valid (one query), else from a
     pool computed online; rotated by what the user was shown (``serving.rotate`` unless
     ``rotate_pool`` says otherwise), and recorded by ``recorder`` if given. Same arguments and
-    errors as ``recommend``."""
+    errors as ``recommend``.
+
+    With ``cache`` (one per process and graph, see ``poolcache``) the pool and what the user was
+    shown come from memory while the graph stays at one generation: the same lists, no round
+    trip, and the impressions ``recorder`` takes count at once, before it flushes."""
     size, hops = list_shape(settings, n, depth)
     check_user_id(user_id)
-    rotating = settings.serving.rotate if rotate_pool is None else rotate_pool
     pool_n = pool_size(settings, size)
-    # One query: the header and the n items the rotation picks (the same rule as ``rotate``,
-    # run where the pool is, so only what is shown crosses the wire).
-    (row,) = graph.run("serve_pool", user_id=user_id, n=size, rotate=rotating)
-    recs: Recommendations | None = None
-    if (
-        row["header"] is not None
-        and not row["stale"]
-        and row["recs_key"] == recommendation_key(settings, pool_n, hops)
-    ):
-        recs = parse(user_id, row["header"], row["items"], size)
-    if recs is None:
-        pool = recommend(
-            graph, user_id, settings, n=pool_n, depth=hops, allow_unknown=allow_unknown
-        )
-        recs = rotate(pool, list(row["shown"] or []) if rotating else [], size)
+    visit = _Visit(
+        user_id=user_id,
+        size=size,
+        depth=hops,
+        pool=pool_n,
+        key=recommendation_key(settings, pool_n, hops),
+        rotating=settings.serving.rotate if rotate_pool is None else rotate_pool,
+        allow_unknown=allow_unknown,
+    )
+    user = cache.user(graph, user_id, _read_user) if cache is not None else None
+    if cache is None or user is None:
+        recs = _serve_from_graph(graph, settings, visit)
+    else:
+        recs = _serve_cached(graph, settings, visit, cache, user)
     if recorder is not None:
         recorder.record(recs, surface=surface)
+        if cache is not None:
+            cache.shown(user_id, [r.video_id for r in recs.recommendations], recorder.keep)
     return recs
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """What one visit asks for, checked: the list length, depth, pool size and its key."""
+
+    user_id: str
+    size: int
+    depth: int
+    pool: int
+    key: str
+    rotating: bool
+    allow_unknown: bool
+
+    def online_pool(self, graph: Graph, settings: Settings) -> Recommendations:
+        """The pool ranked online, for want of a valid stored one."""
+        return recommend(graph, self.user_id, settings, n=self.pool, depth=self.depth,
+                         allow_unknown=self.allow_unknown)  # fmt: skip
+
+
+def _serve_from_graph(graph: Graph, settings: Settings, visit: _Visit) -> Recommendations:
+    """A visit in one round trip: the header and the n items the rotation picks (``pick``'s rule,
+    run where the pool is, so only what is shown crosses the wire)."""
+    (row,) = graph.run("serve_pool", user_id=visit.user_id, n=visit.size, rotate=visit.rotating)
+    if row["header"] is not None and not row["stale"] and row["recs_key"] == visit.key:
+        recs = parse(visit.user_id, row["header"], row["items"], visit.size)
+        if recs is not None:
+            return recs
+    shown = list(row["shown"] or []) if visit.rotating else []
+    return rotate(visit.online_pool(graph, settings), shown, visit.size)
+
+
+def _serve_cached(
+    graph: Graph, settings: Settings, visit: _Visit, cache: PoolCache, user: UserPools
+) -> Recommendations:
+    """A visit from the cache: ``pick`` over the whole cached pool. A pool ranked online is kept
+    for the rest of the generation (were a precompute to store one meanwhile, that changes the
+    generation); later visits get it back as a stored pool's, without the ranking's working."""
+    shown = user.shown if visit.rotating else []
+    pool = user.pools.get(visit.key)
+    # An unknown user's popular pool is kept, but only ``allow_unknown`` may be served it.
+    if pool is not None and (user.known or visit.allow_unknown):
+        return _shown_from(pool, shown, visit.size)
+    online = visit.online_pool(graph, settings)
+    header, items = dump(online)
+    shell = parse(visit.user_id, header, [], source="online")
+    assert shell is not None  # dumped just now, in this format
+    cache.add(
+        visit.user_id,
+        visit.key,
+        _cached(shell, items, [r.video_id for r in online.recommendations]),
+    )
+    return rotate(online, shown, visit.size)
+
+
+def _read_user(graph: Graph, user_id: str) -> UserPools:
+    """A user as the graph holds them now, for the cache: the stored pool only while no load
+    marked it stale and it is of this format (else a visit ranks it online, as without a cache)."""
+    (row,) = graph.run("stored_recommendations", user_id=user_id)
+    user = UserPools(known=bool(row["known"]), shown=list(row["shown"] or []))
+    shell = None if row["header"] is None or row["stale"] else parse(user_id, row["header"], [])
+    if shell is not None:
+        user.pools[row["recs_key"]] = _cached(shell, row["items"], row["ids"])
+    return user
+
+
+def _cached(shell: Recommendations, items: Sequence[str], ids: Sequence[str]) -> CachedPool:
+    """A pool for the cache, none of its items decoded yet."""
+    return CachedPool(shell, list(items), list(ids), [None] * len(items))
+
+
+def _shown_from(pool: CachedPool, shown: Sequence[str], size: int) -> Recommendations:
+    """The ``size`` items of a cached pool the rotation picks, each decoded the first time it is
+    shown; the list gets objects of its own, so a caller's change never reaches the cache."""
+    recs = []
+    for rank, i in enumerate(pick(pool.ids, shown, size), start=1):
+        item = pool.decoded[i]
+        if item is None:
+            item = pool.decoded[i] = decode_item(pool.items[i])
+        recs.append(thaw(item, rank))
+    shell = pool.shell
+    return Recommendations(
+        user_id=shell.user_id,
+        recommendations=recs,
+        seeds=list(shell.seeds),
+        known_user=shell.known_user,
+        n=size,
+        depth=shell.depth,
+        source=shell.source,
+    )
 
 
 # ------------------------------------------------------------------------------ the batch
