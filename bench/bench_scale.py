@@ -197,7 +197,7 @@ def main() -> None:
             assert first is not None
             related = int(re.search(r'"related_edges": (\d+)', first.out).group(1))  # type: ignore[union-attr]
             write = first.stages.get("neo4j-admin import") or sum(
-                v for k, v in first.stages.items() if k.startswith(("replace_related", "upsert"))
+                v for k, v in first.stages.items() if k.startswith(("stage related", "upsert"))
             )
             inc = ytgraph(
                 ["load", str(day2), "--state-dir", str(state), "--json"],
@@ -213,6 +213,13 @@ def main() -> None:
             else:
                 stages = ", ".join(f"{k} {v:.1f}s" for k, v in inc.stages.items() if v >= 0.5)
                 print(f"  {path} next day {inc.seconds:.0f}s: {stages}")
+                rewritten = int(re.search(r'"related_edges_written": (\d+)', inc.out).group(1))  # type: ignore[union-attr]
+                staging = inc.stages.get("stage related", 0.0)
+                print(
+                    f"  {path} next day: {rewritten:,} RELATED staged in {staging:.0f}s "
+                    f"({rewritten / staging if staging else 0:,.0f}/s), pruned in "
+                    f"{inc.stages.get('prune related', 0.0):.0f}s"
+                )
     print()
     print(
         "| events | path | first load | events/s | RELATED | RELATED/s (import or writes) "

@@ -79,6 +79,7 @@ class LoadSummary:
     log_events: int = 0  # impressions and clicks: accepted, but the logs' business, not stored
     bulk_import: bool = False  # a first load written by neo4j-admin database import
     import_seconds: float | None = None  # how long the admin tool ran
+    related_edges_written: int = 0  # RELATED of the lists written (staged, or imported)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -622,6 +623,7 @@ def _load_locked(
         else changed_sources(old.related, related)
     )
     count_ids, count_values = _counts_changed(old.covisits, cov)
+    old = replace(old, covisits=None)  # tens of millions of pairs, not needed past this point
 
     # 3. Graph rows: only the (user, video) pairs with new events, videos with metadata given.
     step("rows", 0, 1)
@@ -667,7 +669,7 @@ def _load_locked(
             dataset,
             (already, new, pairs, dropped, len(logged)),
             (cov, related, full),
-            (len(dataset.videos), len(sources)),
+            (len(dataset.videos), len(sources), len(related)),
             pools,
             t0,
             state_dir,
@@ -734,7 +736,7 @@ def _load_locked(
         dataset,
         (already, new, pairs, dropped, len(logged)),
         (cov, related, full),
-        (len(video_rows), len(rel_rows)),
+        (len(video_rows), len(rel_rows), int((rel_rows.ends - rel_rows.starts).sum())),
         pools,
         t0,
         state_dir,
@@ -794,14 +796,14 @@ def _summary(
     dataset: Dataset,
     events: tuple[int, pd.DataFrame, pd.DataFrame | None, pd.DataFrame, int],
     counts: tuple[Covisits, pd.DataFrame, bool],
-    written: tuple[int, int],
+    written: tuple[int, int, int],
     pools: dict[str, Any],
     t0: float,
     state_dir: str | Path,
     import_seconds: float | None = None,
 ) -> LoadSummary:
     """The LoadSummary of a load: (already loaded, new, their pairs, retracted, impressions and
-    clicks skipped), (counts, R, full recount), (videos written, related sources written)."""
+    clicks skipped), (counts, R, full recount), (videos, related sources, RELATED written)."""
     already, new, _pairs, dropped, logged = events
     cov, related, full = counts
     report = dataset.report
@@ -817,6 +819,7 @@ def _summary(
         videos_with_counts=len(cov.videos),
         pairs=int(cov.pairs.nnz // 2),
         related_sources_written=written[1],
+        related_edges_written=written[2],
         related_edges=len(related),
         full_rebuild=full,
         stored_pools=int(pools["pools"]),
