@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import bench_connection, bench_settings, machine, median, percentile
 from loaders.schema import DAY
 from ytgraph.db.graph import Graph
-from ytgraph.ingest.load import related_rows, wipe_graph, write_related
+from ytgraph.ingest import lists
+from ytgraph.ingest.load import wipe_graph
 
 
 def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> dict[str, float]:
@@ -91,14 +92,14 @@ def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> d
     t["videos_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rows = related_rows(rel, np.unique(rel["src"].to_numpy()))
+    rows = lists.related_rows(rel, np.unique(rel["src"].to_numpy()))
     t["related_rows_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # The bench graph is built in transactions of 5,000 lists (~100k edges): it measures write
     # speed, not how large one transaction may grow.
     for start in range(0, len(rows), 5_000):
         with graph.transaction() as tx:
-            write_related(tx, rows[start : start + 5_000], 20_000, per_video)
+            lists.write(tx, rows[start : start + 5_000], 20_000, per_video)
     t["related_write_s"] = time.perf_counter() - t0
     t["related_edges"] = float(len(rel))
 

@@ -24,8 +24,7 @@ from typing import Any
 
 from ytgraph.cli import app
 from ytgraph.db import admin_import
-from ytgraph.ingest import bulk
-from ytgraph.ingest import load as load_module
+from ytgraph.ingest import bulk, lists
 from ytgraph.ingest.covisit import Covisits
 from ytgraph.ingest.state import StateStore
 
@@ -46,7 +45,7 @@ def arm(point: str, marker: Path) -> None:
 
         Covisits.save = save  # type: ignore[method-assign]
     elif point == "staged":
-        stage_part = load_module.stage_part
+        stage_part = lists.stage_part
         parts = {"n": 0}
 
         def second_part(*args: Any, **kwargs: Any) -> None:
@@ -55,19 +54,19 @@ def arm(point: str, marker: Path) -> None:
                 stall(marker)
             stage_part(*args, **kwargs)
 
-        load_module.stage_part = second_part
+        lists.stage_part = second_part
     elif point == "transaction":
 
-        def switch_related(*_args: Any, **_kwargs: Any) -> None:
+        def switch(*_args: Any, **_kwargs: Any) -> None:
             stall(marker)
 
-        load_module.switch_related = switch_related
+        lists.switch = switch
     elif point == "prune":
 
-        def prune_related(*_args: Any, **_kwargs: Any) -> None:
+        def prune(*_args: Any, **_kwargs: Any) -> None:
             stall(marker)
 
-        load_module.prune_related = prune_related
+        lists.prune = prune
     elif point == "promote":
 
         def promote(self: StateStore) -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 from ytgraph.config import RelatedSettings, SessionSettings, Settings
 from ytgraph.db.graph import Graph
 from ytgraph.errors import NotFoundError
+from ytgraph.ingest import lists
 from ytgraph.ingest.covisit import count
 from ytgraph.ingest.load import (
     _counts_changed,
@@ -34,8 +35,6 @@ from ytgraph.ingest.load import (
     _mark_stale,
     changed_sources,
     count_rows,
-    related_rows,
-    write_related,
 )
 from ytgraph.ingest.related import related_lists
 from ytgraph.ingest.retract import Removals, apply_removals, removals
@@ -214,7 +213,7 @@ def _commit(
             tx.run("meta_set", state_id=state.state_id)
         apply_removals(tx, removed, batch)
         tx.batches("set_video_counts", count_rows(*counts), batch)
-        write_related(tx, related_rows(tables[1], sources), batch, top_n)
+        lists.write(tx, lists.related_rows(tables[1], sources), batch, top_n)
         _mark_stale(tx, settings, False, pairs, tables, batch)
         moved = moved_videos(
             quality_before,

@@ -13,7 +13,6 @@ back what it staged; one killed there is cleaned up by the next (the meta node s
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import time
 from collections.abc import Sequence
@@ -26,12 +25,12 @@ import pandas as pd
 
 from loaders.schema import VIDEO_COLUMNS, Dataset, split_log_events
 from loaders.youtube2008 import MAX_RELATED
-from ytgraph.config import LoadSettings, Settings, cache_dir
+from ytgraph.config import Settings, cache_dir
 from ytgraph.console import Echo, Progress, stderr_line
 from ytgraph.db.graph import Graph, Writer
 from ytgraph.db.server import ManagedServer
 from ytgraph.errors import GraphError
-from ytgraph.ingest import bulk
+from ytgraph.ingest import bulk, lists
 from ytgraph.ingest.covisit import Covisits
 from ytgraph.ingest.engines import CountEngine, open_engine
 from ytgraph.ingest.retract import (
@@ -296,59 +295,6 @@ def lists_by_src(frame: pd.DataFrame, columns: dict[str, list[Any]]) -> list[dic
     ]
 
 
-class RelatedRows(Sequence[dict[str, Any]]):
-    """``replace_related`` rows, one per source with its list as parallel arrays (a source with
-    no list gets empty ones), built a slice at a time: millions of RELATED never sit in Python
-    lists all at once."""
-
-    def __init__(self, related: pd.DataFrame, sources: np.ndarray) -> None:
-        r = related[related["src"].isin(sources)].sort_values(["src", "rank"], kind="stable")
-        src = r["src"].to_numpy()
-        cuts = np.flatnonzero(src[1:] != src[:-1]) + 1 if len(src) else np.zeros(0, dtype=int)
-        self.starts = np.r_[0, cuts] if len(src) else np.zeros(0, dtype=np.int64)
-        self.ends = np.r_[cuts, len(src)] if len(src) else np.zeros(0, dtype=np.int64)
-        self.src = src
-        self.cols = {
-            "dst": r["dst"].to_numpy(dtype=object),
-            "score": r["score"].to_numpy(dtype="float64"),
-            "cooccurrences": r["cooccurrences"].to_numpy(dtype="int64"),
-            "rank": r["rank"].to_numpy(dtype="int64"),
-            "weight": r["weight"].to_numpy(dtype="float64"),
-        }
-        have = set(src[self.starts].tolist()) if len(src) else set()
-        self.missing = sorted(set(np.asarray(sources).tolist()) - have)
-
-    def __len__(self) -> int:
-        return len(self.starts) + len(self.missing)
-
-    def sources(self) -> np.ndarray:
-        """The source of each row, in row order."""
-        return np.array([*self.src[self.starts].tolist(), *self.missing], dtype=object)
-
-    def _row(self, k: int) -> dict[str, Any]:
-        if k >= len(self.starts):
-            empty: dict[str, Any] = {c: [] for c in self.cols}
-            return {"src": self.missing[k - len(self.starts)], **empty}
-        a, b = int(self.starts[k]), int(self.ends[k])
-        return {"src": self.src[a], **{c: v[a:b].tolist() for c, v in self.cols.items()}}
-
-    @overload
-    def __getitem__(self, i: int) -> dict[str, Any]: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
-
-    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(i, slice):
-            return [self._row(k) for k in range(*i.indices(len(self)))]
-        return self._row(range(len(self))[i])
-
-
-def related_rows(related: pd.DataFrame, sources: np.ndarray) -> list[dict[str, Any]]:
-    """One row per source with its list as parallel arrays; a source with no list gets empty ones."""
-    return list(RelatedRows(related, sources))
-
-
 def changed_sources(old: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
     """Sources whose R_i differs between two related tables (in members, order or values).
 
@@ -493,20 +439,7 @@ def _graph_state(graph: Graph, state_dir: Path) -> tuple[str | None, bool, int]:
         bulk.marker(state_dir).unlink(missing_ok=True)  # it committed: only the clean-up was left
     graph.run_script("schema")
     (meta,) = graph.run("meta_get")
-    return meta["state_id"], False, _recover(graph, meta)
-
-
-def _recover(graph: Graph, meta: dict[str, Any]) -> int:
-    """Clean up after an earlier load that stopped between staging and pruning (and give edges
-    from before list generations theirs); returns the generation for this load's lists."""
-    if meta["gen"] is None:  # (no meta write here: an empty graph must stay empty for bulk)
-        graph.run_autocommit("related_migrate")
-    if meta["staging"] is not None or meta["pruning"]:
-        graph.run_autocommit("related_recover")
-        graph.run_autocommit("videos_unstage_all")
-        graph.run("meta_recovered", write=True)
-    # Never a number an interrupted load used: its edges might still be on their way out.
-    return max(meta["gen"] or 0, meta["staging"] or 0) + 1
+    return meta["state_id"], False, lists.recover(graph, meta)
 
 
 def _use_bulk(
@@ -678,7 +611,7 @@ def _load_locked(
     video_rows = _video_rows(dataset.videos) if len(dataset.videos) else []
     watched = FrameRows(watched_table)
     actions = FrameRows(action_table)
-    rel_rows = RelatedRows(related, sources)
+    rel_rows = lists.RelatedRows(related, sources)
     step("rows", 1, 1)
     crawl_rows: list[dict[str, Any]] = []
     if dataset.crawl_related is not None and len(dataset.crawl_related):
@@ -707,7 +640,7 @@ def _load_locked(
     table_ids = pd.unique(np.array([r["video_id"] for r in video_rows], dtype=object))
     staged_videos = pd.unique(np.concatenate([table_ids, seen_ids.astype(object)]))
     try:
-        stage_related(graph, rel_rows, staged_videos, gen, settings.load, step)
+        lists.stage(graph, rel_rows, staged_videos, gen, settings.load, step)
         _switch(
             graph,
             state.state_id,
@@ -725,12 +658,12 @@ def _load_locked(
             ),
         )
     except BaseException:
-        unstage_related(graph, staged, staged_videos, gen, batch)
+        lists.unstage(graph, staged, staged_videos, gen, batch)
         raise
     (pools,) = graph.run("stale_count")
     store.promote()
     graph.cache.clear()  # catalogue figures and the popular list changed
-    prune_related(graph, staged, batch, step)
+    lists.prune(graph, staged, batch, step)
 
     return _summary(
         dataset,
@@ -773,7 +706,7 @@ def _switch(
         _write(tx, "upsert_actions", actions, batch, step)
         apply_removals(tx, gone, batch)
         _write(tx, "set_video_counts", count_rows(count_ids, count_values), batch, step)
-        switch_related(tx, sources, gen, batch, step)
+        lists.switch(tx, sources, gen, batch, step)
         _write(tx, "replace_crawl_related", crawl_rows, batch, step, per_row=MAX_RELATED)
         if stale is not None:
             full, new, tables, quality_ids, quality_before, catalog_before = stale
@@ -894,95 +827,6 @@ def _mark_stale(
     )
     seeds = reaching(changed, tables, c.depth - 1, c.per_hop)
     tx.batches("stale_mark_seed_users", seeds.tolist(), batch)
-
-
-def write_related(
-    tx: Writer,
-    rows: Sequence[dict[str, Any]],
-    batch: int,
-    top_n: int,
-    step: Progress | None = None,
-) -> None:
-    """Replace R_i for the sources in ``rows`` (from ``related_rows``) inside one transaction,
-    in place (``forget``: a few lists; a load stages its lists instead)."""
-    _write(tx, "replace_related", rows, batch, step or (lambda *_: None), per_row=top_n)
-
-
-def stage_related(
-    graph: Graph,
-    rows: RelatedRows,
-    videos: np.ndarray,
-    gen: int,
-    load: LoadSettings,
-    step: Progress,
-) -> None:
-    """Write the new lists of ``rows`` as generation ``gen`` beside the current ones, in
-    transactions of about ``load.part_size`` edges, after the ``videos`` they may need as nodes.
-    Nothing here is visible to readers until the switch."""
-    graph.run("meta_stage", write=True, gen=gen)
-    ids = videos.tolist()  # (in the order the switch's writes would create them)
-    for start in range(0, len(ids), load.part_size):
-        with graph.transaction() as tx:
-            tx.batches(
-                "videos_stage", ids[start : start + load.part_size], load.batch_size, gen=gen
-            )
-    sizes = np.r_[rows.ends - rows.starts, np.zeros(len(rows.missing), dtype=np.int64)]
-    per_row = max(1, int(sizes.max())) if len(sizes) else 1
-    batch = max(1, load.batch_size // per_row)
-    done = 0
-    step("stage related", 0, len(rows))
-    for a, b in _parts(sizes, load.part_size):
-        stage_part(graph, rows[a:b], gen, batch)
-        done += b - a
-        step("stage related", done, len(rows))
-
-
-def _parts(sizes: np.ndarray, part: int) -> list[tuple[int, int]]:
-    """Consecutive (start, end) row ranges whose ``sizes`` add up to about ``part`` each."""
-    if not len(sizes):
-        return []
-    cuts = np.searchsorted(np.cumsum(sizes), np.arange(part, int(sizes.sum()), part), "right")
-    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(sizes)}), len(sizes)]
-    return list(itertools.pairwise(bounds))
-
-
-def stage_part(graph: Graph, rows: list[dict[str, Any]], gen: int, batch: int) -> None:
-    """One part of the staged lists, committed on its own."""
-    with graph.transaction() as tx:
-        tx.batches("related_stage", rows, batch, gen=gen)
-
-
-def switch_related(tx: Writer, sources: np.ndarray, gen: int, batch: int, step: Progress) -> None:
-    """Inside the switch: point every staged source (and one whose list is now empty) at ``gen``."""
-    _write(tx, "related_switch", sources.tolist(), batch, step, gen=gen)
-
-
-def unstage_related(
-    graph: Graph, sources: np.ndarray, videos: np.ndarray, gen: int, batch: int
-) -> None:
-    """After a failure before the switch: take back the staged edges and the videos made for
-    them. Best effort: if this fails too, the next load's recovery does it."""
-    try:
-        (meta,) = graph.run("meta_get")
-        if meta["gen"] == gen:  # the commit went through after all: these are the lists now
-            return
-        with graph.transaction() as tx:
-            tx.batches("related_unstage", sources.tolist(), batch, gen=gen)
-            tx.batches("videos_unstage", videos.tolist(), batch, gen=gen)
-        graph.run("meta_recovered", write=True)
-    except GraphError:
-        pass
-
-
-def prune_related(graph: Graph, sources: np.ndarray, batch: int, step: Progress) -> None:
-    """After the switch: delete the superseded edges, each batch of sources its own transaction."""
-    ids = sources.tolist()
-    step("prune related", 0, len(ids))
-    for start in range(0, len(ids), batch):
-        with graph.transaction() as tx:
-            tx.batches("related_prune", ids[start : start + batch], batch)
-        step("prune related", min(start + batch, len(ids)), len(ids))
-    graph.run("meta_recovered", write=True)
 
 
 def _write(
