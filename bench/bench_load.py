@@ -95,7 +95,7 @@ def main() -> None:
             t0 = time.perf_counter()
             summary = load(ds, s, graph, state)
             totals.append(time.perf_counter() - t0)
-            rates.append(summary.related_edges / timing["replace_related"][1])
+            rates.append(summary.related_edges_written / timing["related_stage"][1])
             slowest = sorted(timing.items(), key=lambda kv: -kv[1][1])[:4]
             print(
                 f"load: {totals[-1]:.1f}s for {summary.new_events:,} events; "
