@@ -7,11 +7,14 @@ R_i as a compact CSR over integer video codes. ``batch_recommend`` then runs the
 for each user without a round trip, on numpy arrays: the expansion walks the CSR, the ranking does
 the same array operations as ``ranking.score_candidates`` on the same arrays (so scores are equal
 to the last bit), and ``Recommendation`` and ``CandidatePath`` objects are made only for the list
-that is returned. With ``workers`` > 1 forked processes share the snapshot copy-on-write::
+that is returned. With ``workers`` > 1 forked processes share the snapshot copy-on-write.
+``batch_map`` makes something else of each user's ``Plan`` (the list as arrays) in the worker that
+ranked it, with no objects at all: ``serve.stored_pool`` makes the JSON a stored pool is::
 
     snap = snapshot(graph)
     for recs in batch_recommend(snap, settings, n=60, workers=2):
         ...  # a Recommendations (equal to recommend(graph, user, ...)), or a Failed
+    rows = batch_map(snap, settings, stored_pool, n=60, workers=2)  # dump(recommend(...)) each
 """
 
 from __future__ import annotations
