@@ -8,11 +8,13 @@ edges each, --users users with a handful of actions) on a bench server of its ow
 - batch_recommend() over every user with 1 and 2 workers, n = 12 and n = 60 (wall-clock users/s,
   and CPU seconds per user summed over the parent and its workers, which other work on the
   machine disturbs less);
+- the pools of 60 as precompute makes them (batch_map + serve.stored_pool: the stored JSON, no
+  Neo4j write) with 1 and 2 workers;
 - recommend() online, one user after another over Bolt, for comparison;
 - precompute() end to end (snapshot, every user's pool, stored in Neo4j) with 1 and 2 workers;
 
-and checks on a sample of users that every batch list equals the online one (the count of
-mismatches must be 0).
+and checks on a sample of users that every batch list equals the online one, and every stored
+pool's JSON is serve.dump's of the online list (the counts of mismatches must be 0).
 
     python bench/bench_batch.py                     # 100k videos, 2.1M RELATED, 20k users
     python bench/bench_batch.py --reuse --runs 5
@@ -25,6 +27,7 @@ import gc
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +39,8 @@ from bench.bench_recommend import build
 from bench.common import bench_connection, bench_settings, machine, median
 from ytgraph.config import Settings, cache_dir
 from ytgraph.db.graph import Graph
-from ytgraph.recommendation.batch import Snapshot, batch_recommend, snapshot
-from ytgraph.recommendation.serve import precompute
+from ytgraph.recommendation.batch import Snapshot, batch_map, batch_recommend, snapshot
+from ytgraph.recommendation.serve import dump, precompute, stored_pool
 from ytgraph.recommendation.service import Recommendations, recommend
 
 
@@ -81,11 +84,16 @@ def everything(r: Recommendations) -> tuple[Any, ...]:
 
 
 def time_batch(
-    snap: Snapshot, s: Settings, users: list[str], n: int, workers: int
+    snap: Snapshot, s: Settings, users: list[str], n: int, workers: int, stored: bool = False
 ) -> tuple[float, float]:
-    """(users/s, CPU ms per user) of one batch over ``users``."""
+    """(users/s, CPU ms per user) of one batch over ``users``: ``Recommendations``, or with
+    ``stored`` the pools' stored JSON as precompute makes it."""
     c0, t0 = cpu_seconds(), time.perf_counter()
-    done = sum(1 for _ in batch_recommend(snap, s, users, n=n, workers=workers))
+    if stored:
+        lists: Iterator[Any] = batch_map(snap, s, stored_pool, users, n=n, workers=workers)
+    else:
+        lists = batch_recommend(snap, s, users, n=n, workers=workers)
+    done = sum(1 for _ in lists)
     wall = time.perf_counter() - t0
     assert done == len(users)
     return done / wall, (cpu_seconds() - c0) / done * 1000
@@ -163,6 +171,17 @@ def main() -> None:
                 f"({', '.join(f'{r:,.0f}' for r in rates)}), CPU {median(cpus):.2f} ms/user, "
                 f"{len(users):,} users a run"
             )
+    for workers in (1, 2):
+        rates, cpus = [], []
+        for _ in range(args.runs):
+            rate, cpu = time_batch(snap, s, users, s.ranking.pool, workers, stored=True)
+            rates.append(rate)
+            cpus.append(cpu)
+        print(
+            f"stored pools of {s.ranking.pool} (JSON, not written) workers={workers}: "
+            f"{median(rates):,.0f} users/s ({', '.join(f'{r:,.0f}' for r in rates)}), "
+            f"CPU {median(cpus):.2f} ms/user"
+        )
 
     rng = np.random.default_rng(args.seed + 1)
     asked = [users[i] for i in rng.integers(0, len(users), size=args.online)]
@@ -190,6 +209,19 @@ def main() -> None:
                 or everything(b) != everything(recommend(graph, u, s, n=n))
             )
             print(f"check n={n} workers={workers}: {bad} of {len(sample)} lists differ from online")
+    pool = s.ranking.pool
+    want = {u: dump(recommend(graph, u, s, n=pool)) for u in sample}
+    for workers in (1, 2):
+        got = batch_map(snap, s, stored_pool, sample, n=pool, workers=workers, chunk=50)
+        bad = sum(
+            1
+            for u, b in zip(sample, got, strict=True)
+            if not isinstance(b, dict) or (b["header"], b["items"]) != want[u]
+        )
+        print(
+            f"check stored pools workers={workers}: {bad} of {len(sample)} differ from "
+            "dump(recommend()) online"
+        )
 
     # End to end, as `ytgraph precompute` runs it: snapshot, every user's pool of 60, stored.
     for workers in (1, 2):

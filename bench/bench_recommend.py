@@ -140,7 +140,7 @@ def build(graph: Graph, videos: int, per_video: int, users: int, seed: int) -> d
         tx.batches("upsert_actions", actions, 10_000)
     graph.driver.execute_query(
         "MERGE (m:YtgraphMeta {key: 'bench'}) SET m.shape = $shape",
-        shape=f"{videos}/{per_video}/{users}/{seed}",
+        shape=f"{videos}/{per_video}/{users}/{seed}/gen",  # as main() and bench_batch.py ask
     )
     return t
 

@@ -4,6 +4,7 @@ and the networkx reference, and every user's batch list against ``recommend`` ov
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,9 @@ from ytgraph.errors import NotFoundError
 from ytgraph.ingest.generate import GenerateConfig, generate_world
 from ytgraph.ingest.load import load
 from ytgraph.recommendation import reads
-from ytgraph.recommendation.batch import Snapshot, batch_recommend, snapshot
+from ytgraph.recommendation.batch import Snapshot, batch_map, batch_recommend, snapshot
 from ytgraph.recommendation.candidates import Candidate, expand
+from ytgraph.recommendation.serve import FORMAT, dump, precompute, recommendation_key, stored_pool
 from ytgraph.recommendation.service import Failed, Recommendations, recommend
 
 
@@ -132,6 +134,7 @@ def everything(r: Recommendations) -> tuple[Any, ...]:
 
 
 CASES = {"default": None, "paper": "paper"}
+POOL = 60
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -166,6 +169,62 @@ def test_every_batch_list_equals_the_online_one(loaded: tuple[Graph, Settings]) 
     assert [everything(r) for r in again if isinstance(r, Recommendations)] == [
         everything(recommend(graph, u, s, n=12)) for u in users
     ]
+
+
+def stored_row(r: Recommendations) -> dict[str, Any]:
+    """A pool as ``store_recommendations`` stores it, encoded here from the online list's
+    objects with ``json.dumps`` (not through ``serve``'s encoder)."""
+    compact = (",", ":")
+    header = {
+        "format": FORMAT,
+        "n": r.n,
+        "depth": r.depth,
+        "known_user": r.known_user,
+        "seeds": [[s.video_id, s.title, s.weight, list(s.reasons)] for s in r.seeds],
+    }
+    items = [
+        [x.video_id, x.title, x.score, x.signals, x.because, x.channel_id, x.category,
+         [[list(p.videos), list(p.scores), list(p.weights)] for p in x.paths]]
+        for x in r.recommendations
+    ]  # fmt: skip
+    return {
+        "user_id": r.user_id,
+        "header": json.dumps(header, separators=compact),
+        "items": [json.dumps(x, separators=compact) for x in items],
+        "ids": [x.video_id for x in r.recommendations],
+    }
+
+
+@pytest.mark.parametrize("head", [reads.POPULAR_HEAD, 25])
+def test_every_stored_pool_is_the_online_lists_json(
+    loaded: tuple[Graph, Settings], head: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a popular head of 25 it runs short of a pool of 60, so a short personal list is filled
+    # up as service.backfill does (on the snapshot), not from the head.
+    monkeypatch.setattr(reads, "POPULAR_HEAD", head)
+    graph, s = loaded
+    graph.cache.clear()
+    users = [r["user_id"] for r in graph.run("all_users")]
+    online = [recommend(graph, u, s, n=POOL) for u in users]
+    assert any(r.backfilled for r in online)
+    assert any(x.paths for r in online for x in r.recommendations)
+    want = [stored_row(r) for r in online]
+    assert [(w["header"], w["items"]) for w in want] == [dump(r) for r in online]
+    snap = snapshot(graph)
+    assert len(snap.cache["popular"]) == head or head == reads.POPULAR_HEAD
+    for workers in (1, 2):
+        got = list(batch_map(snap, s, stored_pool, [*users, "nobody"], n=POOL, workers=workers,
+                             chunk=7))  # fmt: skip
+        assert got[:-1] == want
+        assert isinstance(got[-1], Failed) and got[-1].user_id == "nobody"
+    # And as precompute stores them, with their key and no stale mark.
+    report = precompute(graph, s, workers=2, batch_size=10)
+    assert (report.stored, report.superseded, report.failed) == (len(users), 0, [])
+    key = recommendation_key(s, POOL, s.candidates.depth)
+    for w in want:
+        (row,) = graph.run("stored_recommendations", user_id=w["user_id"])
+        assert (row["header"], row["items"], row["ids"]) == (w["header"], w["items"], w["ids"])
+        assert (row["recs_key"], row["stale"]) == (key, False)
 
 
 def test_the_snapshot_reads_as_the_queries_do(graph: Graph, settings: Settings) -> None:

@@ -7,11 +7,14 @@ R_i as a compact CSR over integer video codes. ``batch_recommend`` then runs the
 for each user without a round trip, on numpy arrays: the expansion walks the CSR, the ranking does
 the same array operations as ``ranking.score_candidates`` on the same arrays (so scores are equal
 to the last bit), and ``Recommendation`` and ``CandidatePath`` objects are made only for the list
-that is returned. With ``workers`` > 1 forked processes share the snapshot copy-on-write::
+that is returned. With ``workers`` > 1 forked processes share the snapshot copy-on-write.
+``batch_map`` makes something else of each user's ``Plan`` (the list as arrays) in the worker that
+ranked it, with no objects at all: ``serve.stored_pool`` makes the JSON a stored pool is::
 
     snap = snapshot(graph)
     for recs in batch_recommend(snap, settings, n=60, workers=2):
         ...  # a Recommendations (equal to recommend(graph, user, ...)), or a Failed
+    rows = batch_map(snap, settings, stored_pool, n=60, workers=2)  # dump(recommend(...)) each
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import dataclasses
 import gc
 import multiprocessing
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -455,16 +458,31 @@ def _excluded(actions: list[dict[str, Any]], seeds: Sequence[Any], settings: Set
     return out
 
 
-def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int) -> Recommendations:
-    """The ``Recommendations`` of a plan, as ``service.recommend`` makes them."""
-    seeds = [Seed(*s) for s in plan.seeds]
+# A list item as ``plan_items`` gives it: a ``Recommendation``'s video_id, title, score, signals,
+# because, paths (each its videos, edge scores and edge weights), channel_id and category.
+ItemFields = tuple[
+    str, Any, float, dict[str, Any], dict[str, Any], list[tuple[list[str], list[float], list[float]]],
+    Any, Any,
+]  # fmt: skip
+
+
+def plan_items(snap: Snapshot, plan: Plan, settings: Settings, size: int) -> Iterator[ItemFields]:
+    """The fields of each item of a plan's list, in list order: the picks, then the popular
+    backfill (``backfill_items``). Plain lists and dicts, no ``Recommendation`` or
+    ``CandidatePath``: what stores a pool as JSON needs no objects; ``_build`` makes them."""
+    yield from pick_items(snap, plan)
+    yield from backfill_items(snap, plan, settings, size)
+
+
+def pick_items(snap: Snapshot, plan: Plan) -> Iterator[ItemFields]:
+    """The fields of a plan's picks (the ranked, diversified candidates), in list order."""
+    seeds = plan.seeds
     names, videos = snap.ids, snap.videos
     path_hops: list[int] = plan.hops.tolist()
     nodes: list[str] = snap.names[plan.nodes].tolist()
     edge_scores: list[float] = snap.score[plan.edges].tolist()
     edge_weights: list[float] = snap.weight[plan.edges].tolist()
     p = at_node = at_edge = 0  # the next path, and where its videos and edges start
-    final = []
     for code, score, signals, col, npaths in zip(
         plan.codes.tolist(),
         plan.scores.tolist(),
@@ -477,57 +495,81 @@ def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int)
         props = videos[vid]
         because: dict[str, Any]
         if col >= 0:
-            seed = seeds[col]
-            because = {"seed_video_id": seed.video_id, "seed_title": seed.title}
+            because = {"seed_video_id": seeds[col][0], "seed_title": seeds[col][1]}
         else:  # a popular candidate (candidates.popular): no seed reaches it
             because = {"kind": "popular", "popularity": popularity_value(props)}
         paths = []
         for h in path_hops[p : p + npaths]:
             paths.append(
-                CandidatePath(
-                    nodes[at_node],
-                    tuple(nodes[at_node : at_node + h + 1]),
-                    tuple(edge_scores[at_edge : at_edge + h]),
-                    tuple(edge_weights[at_edge : at_edge + h]),
+                (
+                    nodes[at_node : at_node + h + 1],
+                    edge_scores[at_edge : at_edge + h],
+                    edge_weights[at_edge : at_edge + h],
                 )
             )
             at_node += h + 1
             at_edge += h
         p += npaths
-        final.append(
-            Recommendation(  # video_id, title, score, signals, because, paths, channel, category
-                vid,
-                props.get("title"),
-                score,
-                dict(zip(SIGNALS, signals, strict=True)),
-                because,
-                paths,
-                props.get("channel_id"),
-                props.get("category"),
-            )
-        )
-    actions = snap.actions[plan.user_id]
-    excluded = _excluded(actions, seeds, settings)
+        signal_map = dict(zip(SIGNALS, signals, strict=True))
+        channel, category = props.get("channel_id"), props.get("category")
+        yield vid, props.get("title"), score, signal_map, because, paths, channel, category
+
+
+def backfill_items(
+    snap: Snapshot, plan: Plan, settings: Settings, size: int
+) -> Iterator[ItemFields]:
+    """The fields of a plan's popular backfill: its places in ``head_items``, or, when the
+    snapshot's popular head ran short (``plan.backfill`` is None), ``service.backfill``'s."""
     if plan.backfill is None:
-        final += backfill(snap, final, excluded, reads.catalog_stats(snap), settings, size)
+        have = [snap.ids[c] for c in plan.codes.tolist()]
+        excluded = _excluded(snap.actions[plan.user_id], plan.seeds, settings)
+        for r in _short_backfill(snap, have, excluded, settings, size):
+            yield r.video_id, r.title, r.score, r.signals, r.because, [], r.channel_id, r.category
     else:
-        made = _popular_made(snap)[1]
+        head = head_items(snap)
         for i in plan.backfill:
-            vid, title, score, value, raw, channel, category, _, _ = made[i]
-            final.append(
-                Recommendation(
-                    vid,
-                    title,
-                    score,
-                    {"popularity": value},
-                    {"kind": "popular", "popularity": raw},
-                    [],
-                    channel,
-                    category,
-                )
-            )
-    for i, rec in enumerate(final, start=1):
-        rec.rank = i
+            vid, title, score, signals, because, _, channel, category = head[i]
+            yield vid, title, score, dict(signals), dict(because), [], channel, category
+
+
+def head_items(snap: Snapshot) -> list[ItemFields]:
+    """The snapshot's popular head as backfill items (``popular_recommendation``'s), once per
+    snapshot: what ``Plan.backfill`` indexes. Shared: copy the dicts before changing them."""
+    items = snap.cache.get("head_items")
+    if items is None:
+        items = snap.cache["head_items"] = [
+            (vid, title, score, {"popularity": value}, {"kind": "popular", "popularity": raw},
+             [], channel, category)
+            for vid, title, score, value, raw, channel, category, _, _ in _popular_made(snap)[1]
+        ]  # fmt: skip
+    return items
+
+
+def _short_backfill(
+    snap: Snapshot, have: list[str], excluded: set[str], settings: Settings, size: int
+) -> list[Recommendation]:
+    """``service.backfill`` after the picks ``have`` (video ids), for when the snapshot's popular
+    head runs short: only the channel and category of a pick count towards the caps."""
+    picks = [
+        Recommendation(v, None, 0.0, {}, {}, [], snap.videos[v].get("channel_id"),
+                       snap.videos[v].get("category"))
+        for v in have
+    ]  # fmt: skip
+    return backfill(snap, picks, excluded, reads.catalog_stats(snap), settings, size)
+
+
+def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int) -> Recommendations:
+    """The ``Recommendations`` of a plan, as ``service.recommend`` makes them."""
+    final = [
+        Recommendation(vid, title, score, signals, because,
+                       [CandidatePath(v[0], tuple(v), tuple(s), tuple(w)) for v, s, w in paths],
+                       channel, category, rank)
+        for rank, (vid, title, score, signals, because, paths, channel, category) in enumerate(
+            plan_items(snap, plan, settings, size), start=1
+        )
+    ]  # fmt: skip
+    actions = snap.actions[plan.user_id]
+    seeds = [Seed(*s) for s in plan.seeds]
     return Recommendations(
         user_id=plan.user_id,
         recommendations=final,
@@ -536,7 +578,7 @@ def _build(snap: Snapshot, plan: Plan, settings: Settings, size: int, hops: int)
         n=size,
         depth=hops,
         touched=frozenset(a["video_id"] for a in actions if a["video_id"] is not None),
-        excluded=frozenset(excluded),
+        excluded=frozenset(_excluded(actions, seeds, settings)),
     )
 
 
@@ -755,7 +797,20 @@ def _popular_made(snap: Snapshot) -> tuple[frozenset[str], list[PopularRow]]:
 
 # -------------------------------------------------------------------------------------- batch
 
-_STATE: dict[str, Any] = {}  # what forked workers read: the snapshot and the request
+_STATE: dict[str, Any] = {}  # what forked workers read: the snapshot, the request, the form
+Request = tuple[Settings, int, int]  # settings, list length, depth
+Chunk = list[Plan | Failed]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Form(Generic[T]):
+    """What a batch makes of a chunk's plans: ``local`` without workers; with workers,
+    ``worker`` in the worker that ranked them (what is sent back) and ``parent`` of that."""
+
+    local: Callable[[Snapshot, Request, Chunk], list[T | Failed]]
+    worker: Callable[[Snapshot, Request, Chunk], Any]
+    parent: Callable[[Snapshot, Request, Any], list[T | Failed]]
 
 
 def batch_recommend(
@@ -775,13 +830,57 @@ def batch_recommend(
     ``workers`` > 1 forks that many processes sharing the snapshot, each taking ``chunk`` users
     at a time; results keep the input order.
     ``n`` and ``depth`` are checked before anything is read."""
+    # Workers send plans, a chunk's as one set of arrays; the objects are made in the parent,
+    # from the same snapshot: unpickling thousands of objects costs more than making them.
+    form: _Form[Recommendations] = _Form(
+        _built, lambda _s, _r, plans: _pack(plans), lambda s, r, p: _built(s, r, _unpack(*p))
+    )
+    return _batch(graph, settings, user_ids, n, depth, workers, chunk, progress, form)
+
+
+def batch_map(
+    graph: Graph | Snapshot,
+    settings: Settings,
+    make: Callable[[Snapshot, Plan, Settings, int, int], T],
+    user_ids: Iterable[str] | None = None,
+    *,
+    n: int | None = None,
+    depth: int | None = None,
+    workers: int = 1,
+    chunk: int = CHUNK,
+    progress: Progress | None = None,
+) -> Iterator[T | Failed]:
+    """As ``batch_recommend``, but each user's ``Plan`` becomes ``make(snapshot, plan,
+    settings, n, depth)`` (see ``plan_items``) where it was ranked: with ``workers`` > 1 in the forked worker,
+    so what is made (e.g. the JSON a stored pool is) is made in parallel and only it is sent
+    back, and no ``Recommendation`` object is made for it at all."""
+
+    def made(snap: Snapshot, request: Request, plans: Chunk) -> list[T | Failed]:
+        s, size, hops = request
+        return [p if isinstance(p, Failed) else make(snap, p, s, size, hops) for p in plans]
+
+    form: _Form[T] = _Form(made, made, lambda _s, _r, part: part)
+    return _batch(graph, settings, user_ids, n, depth, workers, chunk, progress, form)
+
+
+def _batch(
+    graph: Graph | Snapshot,
+    settings: Settings,
+    user_ids: Iterable[str] | None,
+    n: int | None,
+    depth: int | None,
+    workers: int,
+    chunk: int,
+    progress: Progress | None,
+    form: _Form[T],
+) -> Iterator[T | Failed]:
     size, hops = list_shape(settings, n, depth)
     snap = graph if isinstance(graph, Snapshot) else snapshot(graph)
     ids = sorted(snap.actions) if user_ids is None else list(user_ids)
     step: Progress = progress or (lambda _s, _d, _t: None)
-    request = (settings, size, hops)
+    request: Request = (settings, size, hops)
 
-    def run() -> Iterator[Recommendations | Failed]:
+    def run() -> Iterator[T | Failed]:
         chunks = [ids[i : i + chunk] for i in range(0, len(ids), max(1, chunk))]
         # What every user needs is made once, before any fork, and shared.
         snap.top(int(settings.candidates.per_hop))
@@ -794,15 +893,13 @@ def batch_recommend(
         gc.freeze()
         try:
             if workers <= 1 or len(chunks) <= 1:
-                plans: Iterator[list[Plan | Failed]] = (_plans(snap, request, c) for c in chunks)
-                yield from _counted((_built(snap, request, p) for p in plans), step, len(ids))
+                done = (form.local(snap, request, _plans(snap, request, c)) for c in chunks)
+                yield from _counted(done, step, len(ids))
                 return
-            # Workers send plans, a chunk's as one set of arrays; the objects are made here, from
-            # the same snapshot: unpickling thousands of objects costs more than making them.
-            _STATE["snap"], _STATE["request"] = snap, request
+            _STATE["snap"], _STATE["request"], _STATE["form"] = snap, request, form
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(min(workers, len(chunks))) as pool:
-                parts = (_built(snap, request, _unpack(*p)) for p in pool.imap(_worker, chunks))
+                parts = (form.parent(snap, request, p) for p in pool.imap(_worker, chunks))
                 yield from _counted(parts, step, len(ids))
         finally:
             _STATE.clear()
@@ -812,9 +909,7 @@ def batch_recommend(
     return run()
 
 
-def _counted(
-    results: Iterator[list[Recommendations | Failed]], step: Progress, total: int
-) -> Iterator[Recommendations | Failed]:
+def _counted(results: Iterator[list[T]], step: Progress, total: int) -> Iterator[T]:
     done = 0
     for part in results:
         yield from part
@@ -822,8 +917,9 @@ def _counted(
         step("batch", done, total)
 
 
-def _worker(ids: list[str]) -> Packed:
-    return _pack(_plans(_STATE["snap"], _STATE["request"], ids))
+def _worker(ids: list[str]) -> Any:
+    snap, request = _STATE["snap"], _STATE["request"]
+    return _STATE["form"].worker(snap, request, _plans(snap, request, ids))
 
 
 _PACKED = ("codes", "scores", "signals", "columns", "npaths", "hops", "nodes", "edges")
@@ -877,9 +973,7 @@ def _unpack(heads: list[Any], arrays: dict[str, np.ndarray]) -> list[Plan | Fail
     return out
 
 
-def _plans(
-    snap: Snapshot, request: tuple[Settings, int, int], ids: list[str]
-) -> list[Plan | Failed]:
+def _plans(snap: Snapshot, request: Request, ids: list[str]) -> Chunk:
     settings, size, hops = request
     out: list[Plan | Failed] = []
     for user_id in ids:
@@ -890,8 +984,6 @@ def _plans(
     return out
 
 
-def _built(
-    snap: Snapshot, request: tuple[Settings, int, int], plans: list[Plan | Failed]
-) -> list[Recommendations | Failed]:
+def _built(snap: Snapshot, request: Request, plans: Chunk) -> list[Recommendations | Failed]:
     settings, size, hops = request
     return [p if isinstance(p, Failed) else _build(snap, p, settings, size, hops) for p in plans]

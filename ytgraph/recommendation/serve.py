@@ -27,8 +27,9 @@ import hashlib
 import json
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,15 @@ from ytgraph.config import Settings
 from ytgraph.console import Progress, stderr_line
 from ytgraph.db.graph import Graph
 from ytgraph.errors import YtGraphError
-from ytgraph.recommendation.batch import batch_recommend, snapshot
+from ytgraph.recommendation.batch import (
+    Plan,
+    Snapshot,
+    backfill_items,
+    batch_map,
+    head_items,
+    pick_items,
+    snapshot,
+)
 from ytgraph.recommendation.candidates import CandidatePath, check_depth
 from ytgraph.recommendation.poolcache import CachedPool, Item, PoolCache, UserPools
 from ytgraph.recommendation.ranking import Recommendation
@@ -83,35 +92,87 @@ def pool_size(settings: Settings, n: int) -> int:
 # so a visit fetches and decodes only the n items it shows, not all 60 with their paths.
 
 
+# json.dumps(x, separators=(",", ":")) exactly, without making an encoder for every call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dump(recs: Recommendations) -> tuple[str, list[str]]:
     """A pool as (header, items): everything ``serve`` needs to give back the same list."""
-    header = json.dumps(
+    header = _header(recs.n, recs.depth, recs.known_user,
+                     [(s.video_id, s.title, s.weight, s.reasons) for s in recs.seeds])  # fmt: skip
+    items = [
+        _item(r.video_id, r.title, r.score, r.signals, r.because,
+              [(p.videos, p.scores, p.weights) for p in r.paths], r.channel_id, r.category)
+        for r in recs.recommendations
+    ]  # fmt: skip
+    return header, items
+
+
+def _header(
+    n: int, depth: int, known_user: bool, seeds: Iterable[tuple[str, str | None, float, Any]]
+) -> str:
+    """A pool's stored header: format, shape and seeds (id, title, weight, reasons)."""
+    return _encode(
         {
             "format": FORMAT,
-            "n": recs.n,
-            "depth": recs.depth,
-            "known_user": recs.known_user,
-            "seeds": [[s.video_id, s.title, s.weight, list(s.reasons)] for s in recs.seeds],
-        },
-        separators=(",", ":"),
+            "n": n,
+            "depth": depth,
+            "known_user": known_user,
+            "seeds": [[v, title, weight, list(why)] for v, title, weight, why in seeds],
+        }
     )
-    items = [
-        json.dumps(
-            [
-                r.video_id,
-                r.title,
-                r.score,
-                r.signals,
-                r.because,
-                r.channel_id,
-                r.category,
-                [[list(p.videos), list(p.scores), list(p.weights)] for p in r.paths],
-            ],
-            separators=(",", ":"),
+
+
+def _item(
+    vid: str,
+    title: str | None,
+    score: float,
+    signals: dict[str, float],
+    because: dict[str, Any],
+    paths: Sequence[tuple[Sequence[str], Sequence[float], Sequence[float]]],
+    channel: str | None,
+    category: str | None,
+) -> str:
+    """One stored item: the fields ``decode_item`` reads, each path its [videos, edge scores,
+    edge weights] (tuples and lists encode alike)."""
+    return _encode([vid, title, score, signals, because, channel, category, paths])
+
+
+def stored_pool(
+    snap: Snapshot, plan: Plan, settings: Settings, size: int, depth: int
+) -> dict[str, Any]:
+    """A batch plan's pool as a row of ``store_recommendations`` (but its key): user, header,
+    items and video ids; the strings are ``dump``'s of the same list, made from the plan with no
+    ``Recommendation`` objects between (``batch_map`` runs this in its workers). A popular
+    backfill item is the same for every user: it is encoded once per snapshot."""
+    ids, items = [], []
+    for vid, title, score, signals, because, paths, channel, category in pick_items(snap, plan):
+        ids.append(vid)
+        items.append(_item(vid, title, score, signals, because, paths, channel, category))
+    if plan.backfill is None:
+        for vid, title, score, signals, because, paths, channel, category in backfill_items(
+            snap, plan, settings, size
+        ):
+            ids.append(vid)
+            items.append(_item(vid, title, score, signals, because, paths, channel, category))
+    else:
+        head_ids, head = _head_items(snap)
+        ids += [head_ids[i] for i in plan.backfill]
+        items += [head[i] for i in plan.backfill]
+    header = _header(size, depth, True, plan.seeds)  # a plan is of a user with actions
+    return {"user_id": plan.user_id, "header": header, "items": items, "ids": ids}
+
+
+def _head_items(snap: Snapshot) -> tuple[list[str], list[str]]:
+    """The video ids and stored items of the snapshot's popular head, once per snapshot."""
+    out = snap.cache.get("stored head items")
+    if out is None:
+        head = head_items(snap)
+        out = snap.cache["stored head items"] = (
+            [f[0] for f in head],
+            [_item(*f) for f in head],
         )
-        for r in recs.recommendations
-    ]
-    return header, items
+    return out
 
 
 def parse(
@@ -508,11 +569,13 @@ def precompute(
     ``stale_only``, only those without a valid pool: never computed, marked stale by a load, or
     computed under other settings).
 
-    The pools are ranked from one snapshot of the graph (``batch.batch_recommend``: the same
-    lists as ``recommend``, ``workers`` processes sharing it). Each batch of ``batch_size`` pools
-    is written in a transaction of its own, and only if the graph is still at the generation the
-    snapshot was read at: a pool computed before a load is never stored as fresh (it counts as
-    ``superseded``, and the next run computes it).
+    The pools are ranked from one snapshot of the graph (``batch.batch_map``: the same lists as
+    ``recommend``, ``workers`` processes sharing it, each turning its lists straight into the
+    stored JSON, ``stored_pool``). Each batch of ``batch_size`` pools is written in a
+    transaction of its own, from a thread that stores one batch while the next is ranked, and
+    only if the graph is still at the generation the snapshot was read at: a pool computed
+    before a load is never stored as fresh (it counts as ``superseded``, and the next run
+    computes it).
     """
     hops = check_depth(settings.candidates.depth if depth is None else depth)
     pool_n = pool_size(settings, settings.ranking.n)
@@ -531,35 +594,58 @@ def precompute(
     report = PrecomputeReport(
         users=len(ids), stored=0, key=key, seconds=0.0, all_users=len(everyone)
     )
-    rows: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if rows:
-            with graph.transaction() as tx:
-                written = tx.run("store_recommendations", rows=rows, generation=generation)
-            stored = int(written[0]["stored"]) if written else 0
-            report.stored += stored
-            report.superseded += len(rows) - stored
-            rows.clear()
-
-    lists = batch_recommend(snap, settings, ids, n=pool_n, depth=hops, workers=workers)
-    for done, item in enumerate(lists, 1):
-        if isinstance(item, Failed):
-            report.failed.append(item)
-        else:
-            header, items = dump(item)
-            rows.append(
-                {
-                    "user_id": item.user_id,
-                    "header": header,
-                    "items": items,
-                    "ids": [r.video_id for r in item.recommendations],
-                    "key": key,
-                }
-            )
-            if len(rows) >= batch_size:
-                flush()
-        step("precompute", done, len(ids))
-    flush()
+    pools = batch_map(snap, settings, stored_pool, ids, n=pool_n, depth=hops, workers=workers)
+    with _Store(graph, generation, key) as store:
+        rows: list[dict[str, Any]] = []
+        for done, item in enumerate(pools, 1):
+            if isinstance(item, Failed):
+                report.failed.append(item)
+            else:
+                rows.append(item)
+                if len(rows) >= batch_size:
+                    store.put(rows)
+                    rows = []
+            step("precompute", done, len(ids))
+        store.put(rows)
+    report.stored, report.superseded = store.stored, store.sent - store.stored
     report.seconds = time.perf_counter() - t0
     return report
+
+
+class _Store:
+    """Writes batches of pools (``store_recommendations``, a transaction each) from a thread of
+    its own, in order, at most ``ahead`` batches behind: Neo4j stores one batch while the next is
+    ranked. A failed write is raised by the next ``put`` or on leaving the ``with`` block."""
+
+    def __init__(self, graph: Graph, generation: str | None, key: str, ahead: int = 2) -> None:
+        self.graph, self.generation, self.key, self.ahead = graph, generation, key, ahead
+        self.sent = self.stored = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ytgraph-store")
+        self._pending: deque[Future[int]] = deque()
+
+    def __enter__(self) -> _Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                while self._pending:
+                    self.stored += self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put(self, rows: list[dict[str, Any]]) -> None:
+        """Store ``rows`` (pools of ``stored_pool``) in the background."""
+        if not rows:
+            return
+        for row in rows:
+            row["key"] = self.key
+        self.sent += len(rows)
+        self._pending.append(self._pool.submit(self._write, rows))
+        while len(self._pending) > self.ahead:
+            self.stored += self._pending.popleft().result()
+
+    def _write(self, rows: list[dict[str, Any]]) -> int:
+        with self.graph.transaction() as tx:
+            written = tx.run("store_recommendations", rows=rows, generation=self.generation)
+        return int(written[0]["stored"]) if written else 0
